@@ -1,0 +1,10 @@
+/* firmus record — placeholder until its issue lands; replace this file. */
+#include "cli.h"
+
+int fm_cmd_record(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fm_cli_error("record", "not built yet");
+    return FM_EXIT_FAIL;
+}

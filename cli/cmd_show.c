@@ -1,0 +1,10 @@
+/* firmus show — placeholder until its issue lands; replace this file. */
+#include "cli.h"
+
+int fm_cmd_show(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fm_cli_error("show", "not built yet");
+    return FM_EXIT_FAIL;
+}

@@ -1,0 +1,12 @@
+/* Placeholder for the nvml backend until its issue lands; delete this file
+ * when src/sensors/nvml*.c defines fm_backend_nvml. */
+#include "firmus/sensor.h"
+
+static int open_unavailable(const fm_backend_options *opt, fm_backend **out, fm_error *err)
+{
+    (void)opt;
+    *out = NULL;
+    return fm_fail(err, FM_ERR_UNSUPPORTED, "nvml backend not built yet");
+}
+
+const fm_backend_ops fm_backend_nvml = {.name = "nvml", .description = "not built yet", .open = open_unavailable};
