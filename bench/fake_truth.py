@@ -13,6 +13,13 @@ origin is known.
 Used by bench/compare_baseline.py and scripts/gpu-check.sh --dry-run.
 CLI:  fake_truth.py preset         the active preset and schedule as JSON
       fake_truth.py ramp-seconds   length of the sim's ramp into prefill (s)
+      fake_truth.py serve          initialise now, print one JSON line (t0_ns,
+                                   config), then answer "energy GPU T0_NS T1_NS"
+                                   lines (sim times) with the true energy in J,
+                                   one line each, until "quit" or end of input
+The serve mode gives a harness a truth oracle whose sim started before the
+processes it judges, in a process of its own (the fake's settings are read
+once per process).
 Library: FIRMUS_NVML_LIBRARY, else $FIRMUS_FAKENVML_DIR/libnvidia-ml.so.1,
 else build/fakenvml/libnvidia-ml.so.1 beside this repository.
 """
@@ -98,13 +105,32 @@ class FakeNvml:
         self.lib.nvmlShutdown()
 
 
+def serve(fake):
+    print(json.dumps({"t0_ns": fake.t0_ns(), "config": fake.config()}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "quit":
+            break
+        if words[0] == "energy" and len(words) == 4:
+            try:
+                gpu, t0, t1 = int(words[1]), int(words[2]), int(words[3])
+            except ValueError:
+                print("error bad numbers", flush=True)
+                continue
+            print("%.6f" % fake.true_energy_between_j(gpu, t0, t1), flush=True)
+        else:
+            print("error unknown request", flush=True)
+
+
 def main(argv):
-    if len(argv) != 1 or argv[0] not in ("preset", "ramp-seconds"):
-        print("usage: fake_truth.py preset|ramp-seconds", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in ("preset", "ramp-seconds", "serve"):
+        print("usage: fake_truth.py preset|ramp-seconds|serve", file=sys.stderr)
         return 2
     try:
         fake = FakeNvml()
-        if argv[0] == "preset":
+        if argv[0] == "serve":
+            serve(fake)
+        elif argv[0] == "preset":
             print(json.dumps(fake.config(), indent=2))
         else:
             print("%.4f" % fake.ramp_seconds())

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Tests the GPU validation kit without a GPU: scripts/gpu-check.sh is
+# read-only on the GPU (grep for settings-changing nvidia-smi flags), its
+# dry run against the fake libnvidia-ml.so.1 writes a summary whose figures
+# match the fake's known sensor model (100 ms instant publication, energy
+# counter agreeing with integrated power, markers paired into phases, both
+# samplers timed), and scripts/gpu-bundle.sh's ldd check rejects a binary
+# that needs SQLite/Jansson and accepts the static bundle it builds.
+# Skips (77) when the fake NVML, python3 or the firmus binary is missing.
+set -u
+src="${FIRMUS_SOURCE_DIR:?}"
+bin="${FIRMUS_BIN:-}"
+fake_dir="${FIRMUS_FAKENVML_DIR:-}"
+build_dir="${FIRMUS_BUILD_DIR:-}"
+command -v python3 > /dev/null || { echo "skip: no python3"; exit 77; }
+[ -x "$bin" ] || { echo "skip: no firmus binary"; exit 77; }
+[ -f "$fake_dir/libnvidia-ml.so.1" ] || { echo "skip: no fake NVML in '$fake_dir'"; exit 77; }
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# 1. read-only: no settings-changing nvidia-smi options outside comments
+forbidden='(-pl|--power-limit|-lgc|--lock-gpu-clocks|-lmc|--lock-memory-clocks|-rgc|-rmc|-ac|-rac|-acp|-pm|--persistence-mode|-r|--gpu-reset|-mig|--multi-instance-gpu|-c|--compute-mode|-e|--ecc-config|-cc|--auto-boost|-am|-caa|-pl)( |=|$)'
+for script in "$src/scripts/gpu-check.sh" "$src/scripts/gpu-bundle.sh"; do
+  if grep -v '^[[:space:]]*#' "$script" | grep -E "nvidia-smi([^#]*)[[:space:]]$forbidden" > "$tmp/bad.txt"; then
+    cat "$tmp/bad.txt"
+    fail "$script uses an nvidia-smi option that changes GPU settings"
+  fi
+  grep -v '^[[:space:]]*#' "$script" | grep -qE '(nvidia-smi|nvml)[^#]*(reset|SetPowerManagementLimit|SetApplicationsClocks)' \
+    && fail "$script resets the GPU or sets its limits/clocks"
+done
+# the grep itself must catch a forbidden call (a test that cannot fail is a defect)
+echo 'nvidia-smi -i 0 -pl 300' | grep -qE "nvidia-smi([^#]*)[[:space:]]$forbidden" || fail "the read-only grep misses -pl"
+grep -q "never changes the card's settings" "$src/scripts/gpu-check.sh" || fail "gpu-check.sh lacks its safety statement"
+
+# 2. dry run of the whole kit on the fake NVML, short durations
+out="$tmp/out"
+if ! OUT="$out" FIRMUS_BIN="$bin" FIRMUS_NVML_LIBRARY="$fake_dir/libnvidia-ml.so.1" \
+     GPU_CHECK_IDLE_S=2 GPU_CHECK_DRY_LEAD_S=1.2 GPU_CHECK_DRY_DECODE_S=2 GPU_CHECK_BUDGET_S=120 \
+     bash "$src/scripts/gpu-check.sh" --dry-run > "$tmp/check.log" 2>&1; then
+  tail -n 40 "$tmp/check.log"
+  fail "gpu-check.sh --dry-run reported failed steps"
+fi
+[ -s "$out/summary.md" ] || fail "no summary.md"
+[ -s "$out/summary.json" ] || fail "no summary.json"
+python3 - "$out/summary.json" << 'EOF' || fail "summary.json does not match the fake's model"
+import json, sys
+s = json.load(open(sys.argv[1]))
+errs = s.get("errors") or {}
+assert not errs, "sections failed: %s" % errs
+for step in s["steps"]:
+    assert step["status"] == "ok" or step["status"].startswith("skipped"), step
+# the fake publishes instant power every 100 ms (sim default)
+p = s["sensor_periods"]["gpu0"]["power_instant"]["period_s"]
+assert p is not None and abs(p - 0.100) < 0.015, "instant update period %r, want 0.100 s" % p
+# the energy counter and integrated instant power agree over the workload window
+w = s["energy"]["gpu0"]["workload_window"]
+assert w["counter_j"] > 0, w
+assert abs(w["instant_vs_counter"]) < 0.10, "instant vs counter %r" % w["instant_vs_counter"]
+phases = [x["phase"] for x in s["energy"]["gpu0"]["phases"]]
+assert phases == ["prefill", "decode"], phases
+# the decode draws more than idle and its CV is finite
+d = s["ramps"]["gpu0"]["decode"][0]
+assert d["instant_mean_w"] > 100, d
+r = s["ramps"]["gpu0"]["ramps"][0]["instant"]
+assert r and r["rate_w_per_s"] > 100, r
+# both samplers were timed, at the asked 10 ms
+for label in ("idle", "workload"):
+    e = s["samplers"][label]
+    for who in ("firmus", "baseline"):
+        t = e[who]["timing_gpu0"]
+        assert t and t["samples"] > 50, (label, who, t)
+        assert 60 < t["achieved_rate_hz"] <= 101, (label, who, t["achieved_rate_hz"])
+print("summary ok")
+EOF
+grep -q "Sensor update periods" "$out/summary.md" || fail "summary.md lacks the sensor section"
+
+# 3. the bundle's ldd check rejects a dynamically linked firmus ...
+mkdir -p "$tmp/dynbundle"
+cp "$bin" "$tmp/dynbundle/firmus"
+if ldd "$bin" | grep -qE 'libsqlite3|libjansson'; then
+  GPU_BUNDLE_DIR="$tmp/dynbundle" bash "$src/scripts/gpu-bundle.sh" --check-only > "$tmp/dyn.log" 2>&1 \
+    && fail "the ldd check accepted a firmus that needs libsqlite3/libjansson"
+  grep -qE 'libsqlite3|libjansson' "$tmp/dyn.log" || fail "the ldd check did not name the library"
+fi
+# ... and accepts the static bundle (built only in the plain build's tree:
+# the ASan build links the sanitizer runtime, so it is not bundled)
+case "$build_dir" in
+  *asan*) echo "bundle build skipped in the sanitizer build" ;;
+  *)
+    bundle_build="${build_dir:-$tmp}/gpu-bundle-test"
+    if ! (cd "$src" && GPU_BUNDLE_DIR="$tmp/bundle" GPU_BUNDLE_BUILD_DIR="$bundle_build" \
+          bash scripts/gpu-bundle.sh > "$tmp/bundle.log" 2>&1); then
+      cat "$tmp/bundle.log"
+      fail "scripts/gpu-bundle.sh failed"
+    fi
+    for f in firmus bench/baseline_pynvml.py bench/gpu_summary.py workloads/llm_inference.py scripts/gpu-check.sh; do
+      [ -e "$tmp/bundle/$f" ] || fail "bundle lacks $f"
+    done
+    ldd "$tmp/bundle/firmus" | grep -qE 'libsqlite3|libjansson' && fail "bundle firmus links SQLite/Jansson dynamically"
+    "$tmp/bundle/firmus" --version > /dev/null || fail "bundle firmus does not run"
+    ;;
+esac
+echo "gpu kit ok"
