@@ -62,6 +62,10 @@ class NvmlError(Exception):
         super().__init__("%s: %s" % (call, text))
 
 
+class UsageError(Exception):
+    """A bad command-line value found after NVML was opened."""
+
+
 class Nvml:
     """A thin ctypes binding in the style of pynvml: functions are looked
     up by name through a cache guarded by a lock, each call builds its
@@ -170,10 +174,12 @@ def parse_gpus(text, count):
     try:
         gpus = [int(x) for x in text.split(",") if x != ""]
     except ValueError:
-        raise SystemExit("baseline_pynvml: --gpus wants 'all' or a list like 0,1 (got %r)" % text)
+        raise UsageError("--gpus wants 'all' or a list like 0,1 (got %r)" % text)
     for g in gpus:
         if g < 0 or g >= count:
-            raise SystemExit("baseline_pynvml: GPU %d does not exist (%d found)" % (g, count))
+            raise UsageError("GPU %d does not exist (%d found)" % (g, count))
+    if not gpus:
+        raise UsageError("--gpus names no GPU")
     return gpus
 
 
@@ -192,7 +198,8 @@ def summarise(args, nvml, gpus, monitors, cpu_loop_s, wall_loop_s):
     per_gpu = {}
     for m in monitors:
         for gpu in m.gpus:
-            t = [ts for ts, g in zip(m.timestamps, m.gpu_of) if g == gpu]
+            # timing and energy on CLOCK_MONOTONIC (time.time() can be slewed)
+            t = [ts / 1e9 for ts, g in zip(m.mono_ns, m.gpu_of) if g == gpu]
             p = [pw for pw, g in zip(m.power_samples, m.gpu_of) if g == gpu]
             timing = powerstats.tick_timing(t, args.interval)
             pts = [(ti, pi) for ti, pi in zip(t, p) if pi is not None]
@@ -244,6 +251,9 @@ def main(argv=None):
         count = nvml.device_count()
         gpus = parse_gpus(args.gpus, count)
         handles = [nvml.handle(g) for g in gpus]
+    except UsageError as e:
+        print("baseline_pynvml: %s" % e, file=sys.stderr)
+        return 2
     except (OSError, AttributeError, NvmlError) as e:
         print("baseline_pynvml: cannot use NVML (%s): %s" % (args.library, e), file=sys.stderr)
         return 3

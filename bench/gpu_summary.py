@@ -496,7 +496,10 @@ def render_markdown(s):
         rows = [("whole run", en[g]["whole_run"])]
         if "workload_window" in en[g]:
             rows.append(("workload (markers)", en[g]["workload_window"]))
-        rows += [("%s %d" % (p["phase"], i), p) for i, p in enumerate(en[g]["phases"])]
+        seen = {}
+        for p in en[g]["phases"]:
+            seen[p["phase"]] = seen.get(p["phase"], 0) + 1
+            rows.append(("%s %d" % (p["phase"], seen[p["phase"]]), p))
         for name, e in rows:
             lines.append("| %s | %s | %s | %s | %s | %s |" % (name, fmt(e["counter_j"], "%.1f"), fmt(e["integrated_instant_j"], "%.1f"),
                                                               fmt(e["integrated_avg_1s_j"], "%.1f"), pct(e["instant_vs_counter"]), pct(e["avg_1s_vs_counter"])))
@@ -545,7 +548,7 @@ def render_markdown(s):
                 tt = m.get("timing_gpu0") or {}
                 cpu = m["meta"].get("record.cpu_us_per_sample") if method == "firmus" else m.get("cpu_us_per_sample")
                 lines.append("| %s | %s | %s | %s | %s / %s / %s | %s | %s |" % (
-                    label, method, fmt(tt.get("samples")), fmt(tt.get("achieved_rate_hz"), "%.2f"),
+                    label, method, fmt(tt.get("samples"), "%d"), fmt(tt.get("achieved_rate_hz"), "%.2f"),
                     fmt(tt.get("jitter_p50_us"), "%.0f"), fmt(tt.get("jitter_p99_us"), "%.0f"), fmt(tt.get("jitter_max_us"), "%.0f"),
                     fmt(tt.get("drift_ms"), "%.1f"), fmt(_float(cpu), "%.1f")))
             r = e.get("ratios_baseline_over_firmus")
