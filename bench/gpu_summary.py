@@ -384,7 +384,8 @@ def parse_smi_value(text):
 def section_nvidia_smi(out_dir, runs):
     path = os.path.join(out_dir, "nvidia-smi.csv")
     if not os.path.exists(path):
-        raise RuntimeError("nvidia-smi.csv missing")
+        # a dry run has no nvidia-smi; on a GPU the step table shows why it is missing
+        return {"skipped": "no nvidia-smi.csv (dry run, or nvidia-smi missing/failed: see steps)"}
     rows = []
     with open(path, newline="") as f:
         reader = csv.reader(f, skipinitialspace=True)
@@ -569,6 +570,9 @@ def render_markdown(s):
         lines += ["## Workload", "", "%s, %s params, %s on %s; load %s s" % (wl.get("size"), fmt(wl.get("params"), "%.3g"), wl.get("dtype"), wl.get("device_name"), fmt(wl.get("load_s"), "%.1f")), "",
                   "| batch | prompt tokens | prefill (s) | generated tokens | decode (s) | tokens/s |", "|---|---|---|---|---|---|"]
         for b in wl.get("batches", []):
+            if "error" in b:
+                lines.append("| %s | failed: %s | | | | |" % (b.get("batch"), b["error"]))
+                continue
             lines.append("| %s | %s | %s | %s | %s | %s |" % (b["batch"], b["prompt_tokens"], fmt(b["prefill_s"], "%.3f"), b["generated_tokens"],
                                                               fmt(b["decode_s"], "%.2f"), fmt(b["decode_tokens_per_s"], "%.0f")))
         lines.append("")

@@ -272,13 +272,22 @@ def main(argv=None):
         report["gpu_mem_allocated_gib"] = torch.cuda.memory_allocated(device) / 2**30
     time.sleep(args.idle_seconds)
     for batch in args.batch_list:
-        result = run_batch(model, batch, args.prompt_len, args.max_new_tokens, args.decode_seconds, device, markers, gen)
+        try:
+            result = run_batch(model, batch, args.prompt_len, args.max_new_tokens, args.decode_seconds, device, markers, gen)
+        except RuntimeError as e:  # e.g. CUDA out of memory: report it, go on with the next batch
+            markers.send("mark batch_failed")
+            report["batches"].append({"batch": batch, "error": str(e).splitlines()[0][:300]})
+            print("llm_inference: batch %d failed: %s" % (batch, str(e).splitlines()[0][:300]), file=sys.stderr)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            time.sleep(args.idle_seconds)
+            continue
         report["batches"].append(result)
         print("llm_inference: batch %d: prefill %.3f s (%d tokens), decode %d tokens in %.2f s" %
               (batch, result["prefill_s"], result["prompt_tokens"], result["generated_tokens"], result["decode_s"]),
               file=sys.stderr)
         time.sleep(args.idle_seconds)
-    report["generated_tokens"] = sum(b["generated_tokens"] for b in report["batches"])
+    report["generated_tokens"] = sum(b.get("generated_tokens", 0) for b in report["batches"])
     report["total_s"] = time.monotonic() - t_start
     text = json.dumps(report, indent=2)
     if args.report:

@@ -49,8 +49,11 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 errs = s.get("errors") or {}
 assert not errs, "sections failed: %s" % errs
+core = {"devices", "devices-json", "record-idle", "baseline-idle", "record-workload", "baseline-workload"}
 for step in s["steps"]:
     assert step["status"] == "ok" or step["status"].startswith("skipped"), step
+    core.discard(step["step"])
+assert not core, "steps not run: %s" % core
 # the fake publishes instant power every 100 ms (sim default)
 p = s["sensor_periods"]["gpu0"]["power_instant"]["period_s"]
 assert p is not None and abs(p - 0.100) < 0.015, "instant update period %r, want 0.100 s" % p
