@@ -9,6 +9,9 @@ samplers concurrently for --duration seconds on the fake libnvidia-ml.so.1
 cycle: idle, ramp, prefill, decode, fall, idle), then measures for each:
   - CPU seconds per GPU sample: whole-process user+system CPU of the child
     (os.wait4 rusage, start-up included; the same measurement for both),
+    the same less the CPU the fake's simulator costs inside each sampler
+    (every NVML call advances the model to "now"; the oracle measures that
+    cost per second of sim time and it is subtracted for each run's span),
     and each tool's own figure over its sampling loop;
   - achieved rate, tick jitter p50/p99/max and drift (bench/powerstats.py
     definitions, on CLOCK_MONOTONIC timestamps of GPU 0);
@@ -72,6 +75,16 @@ class TruthOracle:
         if answer.startswith("error") or not answer:
             raise RuntimeError("truth oracle: %s" % answer)
         return float(answer)
+
+    def sim_cpu_s_per_s(self):
+        """CPU seconds the fake's simulator needs per second of sim time
+        (for this GPU count), measured in the oracle after its first
+        energy query advanced it over the whole run."""
+        self.proc.stdin.write("simcpu\n")
+        self.proc.stdin.flush()
+        words = self.proc.stdout.readline().split()
+        cpu_s, now_ns = float(words[0]), int(words[1])
+        return cpu_s / (now_ns / 1e9) if now_ns > 0 else None
 
     def close(self):
         try:
@@ -202,6 +215,9 @@ def run_one(args, firmus, library, interval_ms, gpus, repeat, workdir):
         run = gpu_summary.load_run(db, "compare")
         fr = evaluate_firmus(run, firmus_spawn_ns, truth, cfg, interval_ms / 1e3)
         fr["process_cpu_s"] = f_cpu
+        # how late firmus's first tick came after its spawn: an upper bound
+        # on the error of using the spawn instant as its sim time origin
+        fr["first_tick_after_spawn_ms"] = (run.t0_ns() - firmus_spawn_ns) / 1e6
         fr["process_cpu_us_per_sample"] = f_cpu / fr["samples"] * 1e6 if fr["samples"] else None
         result["firmus"] = fr
     if b_rc != 0:
@@ -213,6 +229,14 @@ def run_one(args, firmus, library, interval_ms, gpus, repeat, workdir):
         br["process_cpu_s"] = b_cpu
         br["process_cpu_us_per_sample"] = b_cpu / br["samples"] * 1e6 if br["samples"] else None
         result["baseline"] = br
+    sim_rate = truth.sim_cpu_s_per_s()
+    result["sim_cpu_s_per_s"] = sim_rate
+    for who in ("firmus", "baseline"):
+        m = result.get(who)
+        if m and sim_rate is not None and m["samples"]:
+            span = max(g["timing"].get("span_s") or 0.0 for g in m["gpus"].values())
+            sampler_cpu = m["process_cpu_s"] - sim_rate * span
+            m["sampler_cpu_us_per_sample"] = sampler_cpu / m["samples"] * 1e6
     truth.close()
     for p in (db, db + "-wal", db + "-shm", bcsv, bjson):
         if os.path.exists(p) and not args.keep:
@@ -225,6 +249,7 @@ def run_one(args, firmus, library, interval_ms, gpus, repeat, workdir):
 METRICS = [
     # (label, getter, format, ratio meaning)
     ("CPU per GPU sample, process (us)", lambda m: m.get("process_cpu_us_per_sample"), "%.1f"),
+    ("CPU per GPU sample, without the fake's simulator (us)", lambda m: m.get("sampler_cpu_us_per_sample"), "%.1f"),
     ("CPU per GPU sample, own figure (us)", lambda m: m.get("meta_cpu_us_per_sample", m.get("self_cpu_us_per_sample")), "%.1f"),
     ("achieved rate (Hz)", lambda m: g0(m, "achieved_rate_hz"), "%.2f"),
     ("jitter p50 (us)", lambda m: g0(m, "jitter_p50_us"), "%.0f"),
@@ -234,6 +259,20 @@ METRICS = [
     ("energy error vs truth (%)", lambda m: pct_abs(m.get("energy_error")), "%.3f"),
     ("ramp-rate error vs truth (%, median over GPUs)", lambda m: median_gpu(m, "ramp_error", pct=True), "%.1f"),
 ]
+
+
+DRIFT_FLOOR_MS = 1.0  # below this firmus's drift is start-up noise: ratio shown as a bound
+
+
+def ratio_cell(f, b, floor):
+    """baseline / firmus on magnitudes; when firmus is below `floor` the
+    ratio is only a lower bound (> b / floor)."""
+    if f is None or b is None:
+        return "n/a"
+    if floor and abs(f) < floor:
+        return "> x%.0f (firmus < %g)" % (abs(b) / floor, floor)
+    r = ps.ratio(abs(b), abs(f))
+    return "n/a" if r is None else "x%.1f" % r
 
 
 def g0(m, key):
@@ -275,8 +314,11 @@ def render(results, args):
         for label, get, spec in METRICS:
             f = med([get(r["firmus"]) for r in ok])
             b = med([get(r["baseline"]) for r in ok])
-            ratio = ps.ratio(abs(b) if b is not None else None, abs(f) if f is not None else None)
-            lines.append("| %s | %s | %s | %s |" % (label, fmt(f, spec), fmt(b, spec), fmt(ratio, "x%.1f")))
+            if label.startswith("achieved rate"):
+                ratio_text = "-"
+            else:
+                ratio_text = ratio_cell(f, b, DRIFT_FLOOR_MS if label.startswith("drift") else 0.0)
+            lines.append("| %s | %s | %s | %s |" % (label, fmt(f, spec), fmt(b, spec), ratio_text))
         f_inst = med([pct_abs(r["firmus"].get("energy_instant_error")) for r in ok])
         lines += ["", "firmus integrated instant power (not its reported energy): |error| %s %%." % fmt(f_inst, "%.3f"), ""]
         for r in rs:

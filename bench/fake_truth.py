@@ -16,7 +16,9 @@ CLI:  fake_truth.py preset         the active preset and schedule as JSON
       fake_truth.py serve          initialise now, print one JSON line (t0_ns,
                                    config), then answer "energy GPU T0_NS T1_NS"
                                    lines (sim times) with the true energy in J,
-                                   one line each, until "quit" or end of input
+                                   one line each, and "simcpu" with the CPU
+                                   seconds the simulator's advance cost and the
+                                   sim time, until "quit" or end of input
 The serve mode gives a harness a truth oracle whose sim started before the
 processes it judges, in a process of its own (the fake's settings are read
 once per process).
@@ -28,6 +30,7 @@ import ctypes
 import json
 import os
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,6 +110,7 @@ class FakeNvml:
 
 def serve(fake):
     print(json.dumps({"t0_ns": fake.t0_ns(), "config": fake.config()}), flush=True)
+    sim_cpu_s = 0.0  # CPU spent inside the fake (advancing the simulator)
     for line in sys.stdin:
         words = line.split()
         if not words or words[0] == "quit":
@@ -117,7 +121,14 @@ def serve(fake):
             except ValueError:
                 print("error bad numbers", flush=True)
                 continue
-            print("%.6f" % fake.true_energy_between_j(gpu, t0, t1), flush=True)
+            cpu0 = time.process_time()
+            value = fake.true_energy_between_j(gpu, t0, t1)
+            sim_cpu_s += time.process_time() - cpu0
+            print("%.6f" % value, flush=True)
+        elif words[0] == "simcpu":
+            # CPU seconds the simulator took to advance from sim time 0 to
+            # the sim time given (a sampler on the fake pays the same)
+            print("%.6f %d" % (sim_cpu_s, fake.sim_now_ns()), flush=True)
         else:
             print("error unknown request", flush=True)
 
