@@ -118,19 +118,28 @@ def section_devices(out_dir, runs):
     return result
 
 
+def periods_of(run):
+    out = {}
+    for gpu, cols in sorted(run.samples.items()):
+        t = seconds(run, cols["t_ns"])
+        out["gpu%d" % gpu] = {
+            "power_instant": ps.update_period(t, cols["power_instant_w"]),
+            "power_avg_1s": ps.update_period(t, cols["power_avg_w"]),
+            "energy_counter": ps.update_period(t, cols["energy_j"]),
+        }
+    return out
+
+
 def section_sensor_periods(out_dir, runs):
     run = runs.get("idle")
     if not run:
         raise RuntimeError("idle run missing")
     result = {"method": "median time between value changes, sampled at %s ms on an idle GPU" %
               run.meta.get("record.interval_requested_ms", "?")}
-    for gpu, cols in sorted(run.samples.items()):
-        t = seconds(run, cols["t_ns"])
-        result["gpu%d" % gpu] = {
-            "power_instant": ps.update_period(t, cols["power_instant_w"]),
-            "power_avg_1s": ps.update_period(t, cols["power_avg_w"]),
-            "energy_counter": ps.update_period(t, cols["energy_j"]),
-        }
+    result.update(periods_of(run))
+    if runs.get("workload"):
+        # under load every publication changes the value, so this is the cleaner estimate
+        result["under_load"] = periods_of(runs["workload"])
     show = os.path.join(out_dir, "show-idle.json")
     if os.path.exists(show):
         result["firmus_show_sensor"] = find_keys(load_json(show), ("period", "resolution", "sensor"))
@@ -285,8 +294,10 @@ def detected_segments(show):
 
     def walk(o):
         if isinstance(o, dict):
-            if "phase" in o and "start_time" in o and "end_time" in o:
-                segs.append((o["phase"], o["start_time"], o["end_time"]))
+            start = next((o[k] for k in ("start_time", "start_s", "t_start_s") if k in o), None)
+            end = next((o[k] for k in ("end_time", "end_s", "t_end_s") if k in o), None)
+            if "phase" in o and start is not None and end is not None:
+                segs.append((o["phase"], start, end))
             for v in o.values():
                 walk(v)
         elif isinstance(o, list):
@@ -485,12 +496,13 @@ def render_markdown(s):
     per = s.get("sensor_periods") or {}
     gpus = [k for k in per if k.startswith("gpu")]
     if gpus:
-        lines += ["## Sensor update periods (idle, %s)" % per.get("method"), "",
+        lines += ["## Sensor update periods (%s; also under load)" % per.get("method"), "",
                   "| GPU | instant (s) | 1 s average (s) | energy counter (s) |", "|---|---|---|---|"]
-        for g in gpus:
-            p = per[g]
-            lines.append("| %s | %s | %s | %s |" % (g, fmt(p["power_instant"]["period_s"]),
-                                                    fmt(p["power_avg_1s"]["period_s"]), fmt(p["energy_counter"]["period_s"])))
+        for label, table in (("idle", per), ("under load", per.get("under_load") or {})):
+            for g in [k for k in table if k.startswith("gpu")]:
+                p = table[g]
+                lines.append("| %s, %s | %s | %s | %s |" % (g, label, fmt(p["power_instant"]["period_s"]),
+                                                            fmt(p["power_avg_1s"]["period_s"]), fmt(p["energy_counter"]["period_s"])))
         lines.append("")
     en = s.get("energy") or {}
     for g in [k for k in en if k.startswith("gpu")]:
