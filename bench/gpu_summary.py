@@ -552,8 +552,8 @@ def render_markdown(s):
     sm = s.get("samplers") or {}
     if sm:
         lines += ["## Sampler timing: firmus vs the original's Python loop", "", sm.get("note", ""), "",
-                  "| run | method | samples | rate (Hz) | jitter p50 / p99 / max (us) | drift (ms) | CPU per sample (us) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| run | method | samples | rate (Hz) | jitter p50 / p99 / max (us) | intervals > 2x | drift (ms) | CPU per sample (us) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for label in ("idle", "workload"):
             e = sm.get(label) or {}
             for method in ("firmus", "baseline"):
@@ -562,13 +562,13 @@ def render_markdown(s):
                     continue
                 tt = m.get("timing_gpu0") or {}
                 cpu = m["meta"].get("record.cpu_us_per_sample") if method == "firmus" else m.get("cpu_us_per_sample")
-                lines.append("| %s | %s | %s | %s | %s / %s / %s | %s | %s |" % (
+                lines.append("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s |" % (
                     label, method, fmt(tt.get("samples"), "%d"), fmt(tt.get("achieved_rate_hz"), "%.2f"),
                     fmt(tt.get("jitter_p50_us"), "%.0f"), fmt(tt.get("jitter_p99_us"), "%.0f"), fmt(tt.get("jitter_max_us"), "%.0f"),
-                    fmt(tt.get("drift_ms"), "%.1f"), fmt(_float(cpu), "%.1f")))
+                    fmt(tt.get("late_intervals_over_2x"), "%d"), fmt(tt.get("drift_ms"), "%.1f"), fmt(_float(cpu), "%.1f")))
             r = e.get("ratios_baseline_over_firmus")
             if r:
-                lines.append("| %s | baseline / firmus | | | p99 x%s | %sx%s | x%s |" % (
+                lines.append("| %s | baseline / firmus | | | p99 x%s | | %sx%s | x%s |" % (
                     label, fmt(r["jitter_p99"], "%.1f"), ">= " if r.get("abs_drift_is_lower_bound") else "",
                     fmt(r["abs_drift"], "%.1f"), fmt(r["cpu_per_sample"], "%.1f")))
         lines.append("")
