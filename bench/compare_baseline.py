@@ -200,7 +200,7 @@ def run_one(args, firmus, library, interval_ms, gpus, repeat, workdir):
     firmus_cmd = [firmus, "record", "--backend", "nvml", "--interval", "%g" % interval_ms, "--duration",
                   "%g" % args.duration, "--db", db, "--name", "compare", "--quiet"]
     base_cmd = [sys.executable, os.path.join(HERE, "baseline_pynvml.py"), "--interval", "%g" % (interval_ms / 1e3),
-                "--duration", "%g" % args.duration, "--csv", bcsv, "--json", bjson]
+                "--duration", "%g" % args.duration, "--csv", bcsv, "--json", bjson] + (["--threads"] if args.baseline_threads else [])
     firmus_spawn_ns = time.monotonic_ns()
     fproc = subprocess.Popen(firmus_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     bproc = subprocess.Popen(base_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -304,7 +304,9 @@ def fmt(x, spec):
 
 def render(results, args):
     lines = ["Side-by-side on the fake NVML (preset %s), %g s per run, medians over %d repeat(s); "
-             "ratio = baseline / firmus." % (args.preset, args.duration, args.repeats), ""]
+             "baseline loop shape: %s; ratio = baseline / firmus." %
+             (args.preset, args.duration, args.repeats,
+              "one thread per GPU" if args.baseline_threads else "one loop over all GPUs"), ""]
     configs = sorted({(r["interval_ms"], r["gpus"]) for r in results}, key=lambda c: (-c[0], c[1]))
     for interval_ms, gpus in configs:
         rs = [r for r in results if r["interval_ms"] == interval_ms and r["gpus"] == gpus]
@@ -339,6 +341,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write all raw results here")
     ap.add_argument("--markdown", help="write the tables here (default: stdout)")
+    ap.add_argument("--baseline-threads", action="store_true",
+                    help="baseline with one monitor thread per GPU (the original's MultiGPUCoordinator) instead of one loop")
     ap.add_argument("--keep", action="store_true", help="keep the per-run databases and CSVs (in --workdir)")
     ap.add_argument("--workdir", help="where runs write (default: a temp dir)")
     args = ap.parse_args(argv)
