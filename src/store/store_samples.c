@@ -1,0 +1,284 @@
+/* Samples in the run store: the in-memory queue that batches them into one
+ * transaction at least every 0.5 s (bounded, so memory stays flat however
+ * long a run is), the commit itself with a reused prepared statement, and
+ * loading a GPU's samples or one quantity of them back in time order
+ * (a range scan of the samples table's clustered primary key). */
+#include "store/store_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column of the samples table holding each enum fm_field bit (by bit
+ * number), in the order of the insert statement. */
+static const char *const field_columns[FM_STORE_FIELD_COUNT] = {
+    "power_instant_w", "power_avg_w", "energy_j",       "temp_c",
+    "sm_clock_mhz",    "util_pct",    "mem_used_bytes", "clock_events",
+};
+
+/* Bit number of a single-bit field; -1 if not exactly one known bit. */
+static int field_bit(enum fm_field field)
+{
+    for (int bit = 0; bit < FM_STORE_FIELD_COUNT; bit++)
+        if ((uint32_t)field == (1u << bit))
+            return bit;
+    return -1;
+}
+
+static double valid_or_nan(const fm_sample *s, uint32_t bit, double v)
+{
+    return (s->valid & bit) ? v : NAN;
+}
+
+static int bind_sample(sqlite3_stmt *stmt, const fm_queued_sample *q)
+{
+    const fm_sample *s = &q->sample;
+    sqlite3_bind_int64(stmt, 1, q->run_id);
+    sqlite3_bind_int(stmt, 2, q->gpu);
+    sqlite3_bind_int64(stmt, 3, s->t_ns);
+    fm_store_bind_real_or_null(stmt, 4, valid_or_nan(s, FM_F_POWER_INSTANT, s->power_instant_w));
+    fm_store_bind_real_or_null(stmt, 5, valid_or_nan(s, FM_F_POWER_AVG, s->power_avg_w));
+    fm_store_bind_real_or_null(stmt, 6, valid_or_nan(s, FM_F_ENERGY, s->energy_j));
+    fm_store_bind_real_or_null(stmt, 7, valid_or_nan(s, FM_F_TEMP, s->temp_c));
+    fm_store_bind_real_or_null(stmt, 8, valid_or_nan(s, FM_F_SM_CLOCK, s->sm_clock_mhz));
+    fm_store_bind_real_or_null(stmt, 9, valid_or_nan(s, FM_F_UTIL, s->util_pct));
+    if (s->valid & FM_F_MEM_USED)
+        sqlite3_bind_int64(stmt, 10, (sqlite3_int64)s->mem_used_bytes);
+    else
+        sqlite3_bind_null(stmt, 10);
+    if (s->valid & FM_F_CLOCK_EVENTS)
+        sqlite3_bind_int64(stmt, 11, (sqlite3_int64)s->clock_events);
+    else
+        sqlite3_bind_null(stmt, 11);
+    return FM_OK;
+}
+
+/* Moves runs.end_ns forward to the newest committed sample of each run in
+ * the batch (once per run per commit). */
+static int update_run_ends(fm_store *st, fm_error *err)
+{
+    int64_t done_run = -1;
+    for (size_t i = 0; i < st->queued; i++) {
+        int64_t run_id = st->queue[i].run_id;
+        if (run_id == done_run)
+            continue;
+        int64_t newest_ns = st->queue[i].sample.t_ns;
+        for (size_t j = i + 1; j < st->queued; j++)
+            if (st->queue[j].run_id == run_id && st->queue[j].sample.t_ns > newest_ns)
+                newest_ns = st->queue[j].sample.t_ns;
+        int rc = fm_store_prepare(st, &st->update_end,
+                                  "UPDATE runs SET end_ns = max(coalesce(end_ns, ?1), ?1)"
+                                  " WHERE id = ?2",
+                                  err);
+        if (rc)
+            return rc;
+        sqlite3_bind_int64(st->update_end, 1, newest_ns);
+        sqlite3_bind_int64(st->update_end, 2, run_id);
+        if (fm_store_step(st->update_end) != SQLITE_DONE)
+            return fm_store_fail(st, err, "updating a run's end time");
+        done_run = run_id; /* batches almost always hold one run */
+    }
+    return FM_OK;
+}
+
+static int insert_queue(fm_store *st, fm_error *err)
+{
+    for (size_t i = 0; i < st->queued; i++) {
+        int rc = fm_store_prepare(st, &st->insert_sample,
+                                  "INSERT INTO samples(run_id, gpu, t_ns, power_instant_w,"
+                                  " power_avg_w, energy_j, temp_c, sm_clock_mhz, util_pct,"
+                                  " mem_used_bytes, clock_events) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                  err);
+        if (rc)
+            return rc;
+        bind_sample(st->insert_sample, &st->queue[i]);
+        if (fm_store_step(st->insert_sample) != SQLITE_DONE)
+            return fm_store_fail(st, err, "storing samples");
+    }
+    return update_run_ends(st, err);
+}
+
+int fm_store_flush(fm_store *st, fm_error *err)
+{
+    if (st->queued == 0)
+        return FM_OK;
+    int rc = fm_store_begin(st, err);
+    if (rc)
+        return rc;
+    rc = insert_queue(st, err);
+    if (st->insert_sample)
+        sqlite3_reset(st->insert_sample);
+    if (st->update_end)
+        sqlite3_reset(st->update_end);
+    if (rc == FM_OK)
+        rc = fm_store_commit(st, err);
+    if (rc) {
+        fm_store_rollback(st);
+        return rc; /* the samples stay queued for the next try */
+    }
+    st->queued = 0;
+    return FM_OK;
+}
+
+/* The last stored time of (run, gpu), or NULL when none yet; with
+ * create = 1 a new entry is made. */
+static fm_last_time *last_time_slot(fm_store *st, int64_t run_id, int gpu, int create)
+{
+    for (size_t i = 0; i < st->last_time_count; i++)
+        if (st->last_times[i].run_id == run_id && st->last_times[i].gpu == gpu)
+            return &st->last_times[i];
+    if (!create)
+        return NULL;
+    if (st->last_time_count == st->last_time_cap) {
+        size_t new_cap = st->last_time_cap ? st->last_time_cap * 2 : 16;
+        fm_last_time *grown = realloc(st->last_times, new_cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        st->last_times = grown;
+        st->last_time_cap = new_cap;
+    }
+    fm_last_time *slot = &st->last_times[st->last_time_count++];
+    slot->run_id = run_id;
+    slot->gpu = gpu;
+    slot->t_ns = INT64_MIN;
+    return slot;
+}
+
+int fm_store_add_sample(fm_store *st, int64_t run_id, int gpu, const fm_sample *s, fm_error *err)
+{
+    if (gpu < 0)
+        return fm_fail(err, FM_ERR_USAGE, "%s: sample for GPU %d of run %lld: no such GPU",
+                       st->path, gpu, (long long)run_id);
+    fm_last_time *last = last_time_slot(st, run_id, gpu, 1);
+    if (!last)
+        return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory", st->path);
+    if (s->t_ns <= last->t_ns)
+        return fm_fail(err, FM_ERR_USAGE,
+                       "%s: run %lld GPU %d: sample time %lld ns not after the previous (%lld ns)",
+                       st->path, (long long)run_id, gpu, (long long)s->t_ns, (long long)last->t_ns);
+    if (st->queued == FM_STORE_QUEUE_CAP) {
+        int rc = fm_store_flush(st, err);
+        if (rc)
+            return rc; /* full and cannot commit: refuse this sample */
+    }
+    int64_t now_ns = fm_monotonic_ns();
+    if (st->queued == 0)
+        st->oldest_queued_ns = now_ns;
+    st->queue[st->queued].run_id = run_id;
+    st->queue[st->queued].gpu = gpu;
+    st->queue[st->queued].sample = *s;
+    st->queued++;
+    last->t_ns = s->t_ns;
+    if (st->queued == FM_STORE_QUEUE_CAP || now_ns - st->oldest_queued_ns >= FM_STORE_COMMIT_AGE_NS)
+        return fm_store_flush(st, err);
+    return FM_OK;
+}
+
+/* ---- loading ---- */
+
+int fm_store_load_series(fm_store *st, int64_t run_id, int gpu, enum fm_field field, fm_series *out,
+                         fm_error *err)
+{
+    fm_series_init(out);
+    int bit = field_bit(field);
+    if (bit < 0 || gpu < 0)
+        return fm_fail(err, FM_ERR_USAGE, "%s: load_series: need one field and a GPU >= 0",
+                       st->path);
+    int rc = fm_store_flush(st, err);
+    if (rc)
+        return rc;
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT t_ns, %s FROM samples WHERE run_id = ? AND gpu = ? ORDER BY t_ns",
+             field_columns[bit]);
+    rc = fm_store_prepare(st, &st->load_field[bit], sql, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *stmt = st->load_field[bit];
+    sqlite3_bind_int64(stmt, 1, run_id);
+    sqlite3_bind_int(stmt, 2, gpu);
+    int step;
+    while ((step = fm_store_step(stmt)) == SQLITE_ROW) {
+        if (out->n == out->cap && fm_series_reserve(out, out->cap ? out->cap * 2 : 4096)) {
+            sqlite3_reset(stmt);
+            fm_series_free(out);
+            return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading samples", st->path);
+        }
+        out->t_ns[out->n] = sqlite3_column_int64(stmt, 0);
+        out->v[out->n] = fm_store_column_real_or_nan(stmt, 1);
+        out->n++;
+    }
+    sqlite3_reset(stmt);
+    if (step != SQLITE_DONE) {
+        fm_series_free(out);
+        return fm_store_fail(st, err, "loading samples");
+    }
+    return FM_OK;
+}
+
+static void sample_from_row(sqlite3_stmt *stmt, fm_sample *s)
+{
+    fm_sample_clear(s, sqlite3_column_int64(stmt, 0));
+    double *const doubles[] = {&s->power_instant_w, &s->power_avg_w,  &s->energy_j,
+                               &s->temp_c,          &s->sm_clock_mhz, &s->util_pct};
+    for (int bit = 0; bit < 6; bit++) {
+        if (sqlite3_column_type(stmt, 1 + bit) == SQLITE_NULL)
+            continue;
+        *doubles[bit] = sqlite3_column_double(stmt, 1 + bit);
+        s->valid |= 1u << bit;
+    }
+    if (sqlite3_column_type(stmt, 7) != SQLITE_NULL) {
+        s->mem_used_bytes = (uint64_t)sqlite3_column_int64(stmt, 7);
+        s->valid |= FM_F_MEM_USED;
+    }
+    if (sqlite3_column_type(stmt, 8) != SQLITE_NULL) {
+        s->clock_events = (uint64_t)sqlite3_column_int64(stmt, 8);
+        s->valid |= FM_F_CLOCK_EVENTS;
+    }
+}
+
+int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out, size_t *count,
+                          fm_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    int rc = fm_store_flush(st, err);
+    if (rc)
+        return rc;
+    rc = fm_store_prepare(st, &st->load_samples,
+                          "SELECT t_ns, power_instant_w, power_avg_w, energy_j, temp_c,"
+                          " sm_clock_mhz, util_pct, mem_used_bytes, clock_events FROM samples"
+                          " WHERE run_id = ? AND gpu = ? ORDER BY t_ns",
+                          err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *stmt = st->load_samples;
+    sqlite3_bind_int64(stmt, 1, run_id);
+    sqlite3_bind_int(stmt, 2, gpu);
+    fm_sample *samples = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = fm_store_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t new_cap = cap ? cap * 2 : 4096;
+            fm_sample *grown = realloc(samples, new_cap * sizeof *grown);
+            if (!grown) {
+                sqlite3_reset(stmt);
+                free(samples);
+                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading samples", st->path);
+            }
+            samples = grown;
+            cap = new_cap;
+        }
+        sample_from_row(stmt, &samples[n++]);
+    }
+    sqlite3_reset(stmt);
+    if (step != SQLITE_DONE) {
+        free(samples);
+        return fm_store_fail(st, err, "loading samples");
+    }
+    *out = samples;
+    *count = n;
+    return FM_OK;
+}
