@@ -131,6 +131,12 @@ int fm_store_load_backend_info(fm_store *st, int64_t run_id, fm_backend_info *ou
  * Reads flush this handle's queue first. */
 int fm_store_load_series(fm_store *st, int64_t run_id, int gpu, enum fm_field field, fm_series *out,
                          fm_error *err);
+/* First and last valid energy-counter readings of one GPU: two walks of
+ * the primary key, one from each end, stopping at the first non-NULL
+ * counter (so fast unless the counter is missing). FM_ERR_NOT_FOUND when
+ * the GPU has none. */
+int fm_store_counter_span(fm_store *st, int64_t run_id, int gpu, int64_t *first_t_ns,
+                          double *first_j, int64_t *last_t_ns, double *last_j, fm_error *err);
 /* Loads all samples of one GPU in time order. *out malloc'ed. */
 int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out, size_t *count,
                           fm_error *err);

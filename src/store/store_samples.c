@@ -282,3 +282,43 @@ int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out
     *count = n;
     return FM_OK;
 }
+
+/* One end of the counter span: the first (ascending) or last (descending)
+ * non-NULL energy_j. */
+static int counter_end(fm_store *st, int64_t run_id, int gpu, int descending, int64_t *t_ns,
+                       double *energy_j, fm_error *err)
+{
+    const char *sql = descending ? "SELECT t_ns, energy_j FROM samples WHERE run_id = ? AND gpu = ?"
+                                   " AND energy_j IS NOT NULL ORDER BY t_ns DESC LIMIT 1"
+                                 : "SELECT t_ns, energy_j FROM samples WHERE run_id = ? AND gpu = ?"
+                                   " AND energy_j IS NOT NULL ORDER BY t_ns LIMIT 1";
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return fm_store_fail(st, err, "preparing a statement");
+    sqlite3_bind_int64(stmt, 1, run_id);
+    sqlite3_bind_int(stmt, 2, gpu);
+    int step = fm_store_step(stmt);
+    int rc = FM_OK;
+    if (step == SQLITE_ROW) {
+        *t_ns = sqlite3_column_int64(stmt, 0);
+        *energy_j = sqlite3_column_double(stmt, 1);
+    } else if (step == SQLITE_DONE) {
+        rc = fm_fail(err, FM_ERR_NOT_FOUND, "%s: run %lld GPU %d has no energy counter readings",
+                     st->path, (long long)run_id, gpu);
+    } else {
+        rc = fm_store_fail(st, err, "reading the energy counter");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int fm_store_counter_span(fm_store *st, int64_t run_id, int gpu, int64_t *first_t_ns,
+                          double *first_j, int64_t *last_t_ns, double *last_j, fm_error *err)
+{
+    int rc = fm_store_flush(st, err);
+    if (rc == FM_OK)
+        rc = counter_end(st, run_id, gpu, 0, first_t_ns, first_j, err);
+    if (rc == FM_OK)
+        rc = counter_end(st, run_id, gpu, 1, last_t_ns, last_j, err);
+    return rc;
+}
