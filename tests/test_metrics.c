@@ -208,6 +208,9 @@ static void test_one_gpu_exact(void **state)
     assert_int_equal(g->samples, TICKS);
     assert_int_equal(g->missing_power_samples, 2);
     assert_int_equal(g->counter_resets, 0);
+    assert_close(g->ramp_window_s, 0.2, 1e-12);
+    assert_close(g->max_rise_w_per_s, 2000.0, 1e-9);
+    assert_close(g->max_fall_w_per_s, -1000.0, 1e-9);
 
     /* Temperature: 50 C for 5 s then 60 C for 5 s, time-weighted. */
     assert_close(g->temp_avg_c, 55.0, 1e-9);

@@ -53,6 +53,11 @@ typedef struct fm_gpu_metrics {
     double power_throttled_s;      /* time with a power-cap/brake bit set */
     double prefill_energy_j;       /* this GPU's share of the marker windows; NAN if none */
     double decode_energy_j;
+    /* Steepest rise/fall of the power source sustained over ramp_window_s
+     * (2 sensor periods; fm_power_ramp_extremes). NAN if unknown. */
+    double max_rise_w_per_s;
+    double max_fall_w_per_s;
+    double ramp_window_s;
 } fm_gpu_metrics;
 
 typedef struct fm_run_metrics {

@@ -107,6 +107,14 @@ int fm_store_set_meta(fm_store *st, int64_t run_id, const char *key, const char 
 int fm_store_get_meta(fm_store *st, int64_t run_id, const char *key, char *buf, size_t len,
                       fm_error *err);
 
+/* All metadata of a run, sorted by key. *out malloc'ed (one block). */
+typedef struct fm_meta_entry {
+    char key[64];
+    char value[256]; /* truncated if longer */
+} fm_meta_entry;
+int fm_store_list_meta(fm_store *st, int64_t run_id, fm_meta_entry **out, size_t *count,
+                       fm_error *err);
+
 /* Marks a run finished (COMPLETE, with end time, tokens and exit code).
  * Flushes queued samples first. end_ns <= 0 keeps the time of the last
  * committed sample. Also stores run->gpus. */

@@ -56,6 +56,7 @@ typedef struct power_trace {
     double energy_j;   /* held integral over the GPU's window; NAN if no data */
     double period_s;
     size_t missing; /* polls without a value */
+    fm_ramp_extremes ramps;
 } power_trace;
 
 static size_t count_missing(const fm_series *raw)
@@ -87,7 +88,9 @@ static int load_power_trace(fm_store *st, int64_t run_id, int gpu, enum fm_field
     }
     out->missing = count_missing(&raw);
     out->period_s = period_s_or_nan(&raw);
-    rc = fm_series_dedup_held(&raw, &out->updates);
+    rc = fm_power_ramp_extremes(&raw, 0, &out->ramps);
+    if (rc == FM_OK)
+        rc = fm_series_dedup_held(&raw, &out->updates);
     fm_series_free(&raw);
     if (rc)
         return fm_fail(err, FM_ERR_NOMEM, "out of memory analysing run %lld GPU %d",
@@ -202,6 +205,7 @@ static void gpu_metrics_init(fm_gpu_metrics *g, int gpu)
     g->thermal_throttled = g->power_throttled = -1;
     g->throttled_s = g->thermal_throttled_s = g->power_throttled_s = NAN;
     g->prefill_energy_j = g->decode_energy_j = NAN;
+    g->max_rise_w_per_s = g->max_fall_w_per_s = g->ramp_window_s = NAN;
 }
 
 /* Picks the best energy: counter, else instant, else 1 s average. */
@@ -245,6 +249,10 @@ static int gpu_metrics(fm_store *st, int64_t run_id, int gpu, fm_gpu_metrics *g,
         g->power_cv = stats.cv;
         g->sensor_period_s = chosen->period_s;
         g->missing_power_samples = chosen->missing;
+        g->max_rise_w_per_s = chosen->ramps.max_rise_w_per_s;
+        g->max_fall_w_per_s = chosen->ramps.max_fall_w_per_s;
+        g->ramp_window_s =
+            chosen->ramps.window_ns > 0 ? (double)chosen->ramps.window_ns / NS_PER_S : NAN;
         *power = chosen->updates;
         fm_series_init(&chosen->updates); /* ownership moves to *power */
     } else {

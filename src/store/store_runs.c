@@ -577,3 +577,44 @@ int fm_store_delete_run(fm_store *st, int64_t run_id, fm_error *err)
     }
     return fm_store_commit(st, err);
 }
+
+int fm_store_list_meta(fm_store *st, int64_t run_id, fm_meta_entry **out, size_t *count,
+                       fm_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *stmt;
+    int rc = prepare_once(st, "SELECT key, value FROM run_meta WHERE run_id = ? ORDER BY key",
+                          &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, run_id);
+    fm_meta_entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t new_cap = cap ? cap * 2 : 32;
+            fm_meta_entry *grown = realloc(entries, new_cap * sizeof *grown);
+            if (!grown) {
+                free(entries);
+                sqlite3_finalize(stmt);
+                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading metadata", st->path);
+            }
+            entries = grown;
+            cap = new_cap;
+        }
+        copy_text(stmt, 0, entries[n].key, sizeof entries[n].key);
+        copy_text(stmt, 1, entries[n].value, sizeof entries[n].value);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = fm_store_fail(st, err, "loading run metadata");
+        free(entries);
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    *out = entries;
+    *count = n;
+    return FM_OK;
+}
