@@ -391,12 +391,12 @@ static void thermal_text(const show_context *c)
 {
     const fm_run_metrics *m = &c->metrics;
     printf("Temperature and throttling (clocks-event reasons)\n");
-    printf("  %-5s %12s %12s %10s %10s %14s %14s\n", "GPU", "temp avg", "temp peak", "thermal",
+    printf("  %-5s %12s %12s %12s %12s %14s %14s\n", "GPU", "temp avg", "temp peak", "thermal",
            "power", "thermal time", "power time");
     for (int i = 0; i < m->gpus; i++) {
         const fm_gpu_metrics *g = &m->gpu[i];
         char a[32], b[32], d[32], e[32];
-        printf("  %-5d %12s %12s %10s %10s %14s %14s\n", i,
+        printf("  %-5d %12s %12s %12s %12s %14s %14s\n", i,
                fm_cli_format_value(g->temp_avg_c, "%.1f C", a, sizeof a),
                fm_cli_format_value(g->temp_peak_c, "%.1f C", b, sizeof b),
                yes_no_unknown(g->thermal_throttled), yes_no_unknown(g->power_throttled),
@@ -436,11 +436,11 @@ static void markers_text(const show_context *c)
         printf("  %s (no complete start/end prefill or decode markers)\n", FM_CLI_UNAVAILABLE);
         return;
     }
-    snprintf(b, sizeof b, "%s  (%d windows)", energy_str(m->prefill_energy_j, a, sizeof a),
-             m->prefill_windows);
+    snprintf(b, sizeof b, "%s  (%d window%s)", energy_str(m->prefill_energy_j, a, sizeof a),
+             m->prefill_windows, m->prefill_windows == 1 ? "" : "s");
     line("prefill", m->prefill_windows ? b : FM_CLI_UNAVAILABLE);
-    snprintf(b, sizeof b, "%s  (%d windows)", energy_str(m->decode_energy_j, a, sizeof a),
-             m->decode_windows);
+    snprintf(b, sizeof b, "%s  (%d window%s)", energy_str(m->decode_energy_j, a, sizeof a),
+             m->decode_windows, m->decode_windows == 1 ? "" : "s");
     line("decode", m->decode_windows ? b : FM_CLI_UNAVAILABLE);
     for (int i = 0; i < m->gpus && m->gpus > 1; i++) {
         char p[32], d[32], label[16];

@@ -127,6 +127,10 @@ static int retry_allowed(int64_t started_ns, int attempt)
 
 int fm_store_step(sqlite3_stmt *stmt)
 {
+    /* A statement already part-way through its rows must not be reset and
+     * retried (that would return rows twice): only a first step retries. */
+    if (sqlite3_stmt_busy(stmt))
+        return sqlite3_step(stmt);
     int64_t started_ns = fm_monotonic_ns();
     int rc = sqlite3_step(stmt);
     for (int attempt = 0; is_busy(rc) && retry_allowed(started_ns, attempt); attempt++) {

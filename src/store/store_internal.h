@@ -58,7 +58,8 @@ struct fm_store {
 int fm_store_fail(fm_store *st, fm_error *err, const char *what);
 /* Runs SQL without results, retrying while the database is busy. */
 int fm_store_exec(fm_store *st, const char *sql, fm_error *err);
-/* sqlite3_step with retries on SQLITE_BUSY; returns the final SQLite code. */
+/* sqlite3_step with retries on SQLITE_BUSY (first step of a statement only);
+ * returns the final SQLite code. */
 int fm_store_step(sqlite3_stmt *stmt);
 /* Prepares (or returns the cached) statement. */
 int fm_store_prepare(fm_store *st, sqlite3_stmt **slot, const char *sql, fm_error *err);
