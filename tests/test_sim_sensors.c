@@ -176,6 +176,14 @@ static void test_all_fields_valid(void **state)
     assert_true(s.mem_used_bytes < 143771ull * 1024 * 1024);
     assert_true(s.util_pct == 0.0 && s.sm_clock_mhz == 345.0);
     assert_int_equal(s.clock_events, FM_CLOCK_EVENT_GPU_IDLE);
+    assert_true(fm_sim_memory_total_bytes(sim) == 143771ull * 1024 * 1024);
+    /* a GPU index out of range gives nothing valid, not a crash */
+    fm_sim_read_sensors(sim, 1, &s);
+    assert_int_equal(s.valid, 0);
+    assert_true(isnan(s.power_instant_w));
+    assert_true(isnan(fm_sim_true_power_w(sim, -1)) && isnan(fm_sim_true_energy_j(sim, 1)));
+    const fm_sim_segment *segs;
+    assert_int_equal(fm_sim_true_segments(sim, 7, &segs), 0);
     fm_sim_destroy(sim);
 }
 

@@ -116,6 +116,7 @@ const fm_sim_config *fm_sim_get_config(const fm_sim *sim);
 void fm_sim_advance(fm_sim *sim, int64_t t_ns);
 int64_t fm_sim_now_ns(const fm_sim *sim);
 
+/* (Queries below with a GPU index out of range give NAN / nothing valid.) */
 /* What the sensors publish at the current time, as NVML would give it
  * (instant held for a publication period, 1 s average, energy counter
  * quantised to mJ and updated on its own period, temperature, clocks,
@@ -158,6 +159,8 @@ int64_t fm_sim_last_energy_update_ns(const fm_sim *sim);
 /* Stdev (W) of the slow decode noise chosen so that the instant sensor's
  * decode CV matches the preset (docs/SIMULATOR.md). */
 double fm_sim_decode_noise_sigma_w(const fm_sim *sim);
+/* Total memory of one simulated GPU (H200: 143771 MiB), bytes. */
+uint64_t fm_sim_memory_total_bytes(const fm_sim *sim);
 /* The simulated node behind a "sim" sensor; NULL for any other backend. */
 fm_sim *fm_sensor_sim(fm_sensor *s);
 

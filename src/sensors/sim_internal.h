@@ -15,6 +15,8 @@
 #define SIM_CHUNK_STEPS 65536     /* per-ms history is kept in chunks of ~65.5 s */
 #define SIM_THERMAL_STEPS 10      /* thermal model updated every 10 ms */
 #define SIM_UTIL_STEPS 1000       /* utilisation averaged over the last 1 s */
+/* H200 memory as nvidia-smi reports it ("143771 MiB") */
+#define SIM_H200_MEMORY_BYTES (143771ull * 1024 * 1024)
 
 /* xoshiro256** state (seeded through splitmix64). */
 typedef struct sim_rng {

@@ -21,8 +21,6 @@ static const fm_sim_preset presets[] = {
     {"Llama-4-Scout", 109e9, 456.9, -182.6, 597.0, 424.6, 52.1, 0.1227},
 };
 
-#define H200_MEMORY_BYTES (143771ull * 1024 * 1024) /* nvidia-smi "143771 MiB" */
-
 const fm_sim_preset *fm_sim_presets(int *count)
 {
     if (count)
@@ -167,12 +165,12 @@ static int64_t steps_ceil(double steps)
 static uint64_t model_memory_bytes(const fm_sim_preset *p)
 {
     double weights = p->params * 2.0;
-    double usable = 0.8 * (double)H200_MEMORY_BYTES;
+    double usable = 0.8 * (double)SIM_H200_MEMORY_BYTES;
     int shards = 1;
     while (shards < 8 && weights / shards > usable)
         shards *= 2;
     double bytes = weights / shards + 1024.0 * 1024 * 1024;
-    double cap = 0.95 * (double)H200_MEMORY_BYTES;
+    double cap = 0.95 * (double)SIM_H200_MEMORY_BYTES;
     return (uint64_t)(bytes < cap ? bytes : cap);
 }
 

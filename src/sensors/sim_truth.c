@@ -130,8 +130,17 @@ static double sm_clock_mhz(const fm_sim *sim, const sim_gpu *g)
     return floor(mhz + 0.5);
 }
 
+static int bad_gpu(const fm_sim *sim, int gpu)
+{
+    return gpu < 0 || gpu >= sim->cfg.gpus;
+}
+
 void fm_sim_read_sensors(fm_sim *sim, int gpu, fm_sample *out)
 {
+    if (bad_gpu(sim, gpu)) { /* nothing valid */
+        fm_sample_clear(out, sim->now_ns);
+        return;
+    }
     const sim_gpu *g = &sim->gpus[gpu];
     const fm_sim_sensor_params *s = &sim->cfg.sensor;
     int64_t published = fm_sim_last_publish_ns(sim);
@@ -149,17 +158,21 @@ void fm_sim_read_sensors(fm_sim *sim, int gpu, fm_sample *out)
 
 double fm_sim_true_power_w(const fm_sim *sim, int gpu)
 {
+    if (bad_gpu(sim, gpu))
+        return NAN;
     return true_power_of(&sim->gpus[gpu]);
 }
 
 double fm_sim_true_energy_j(const fm_sim *sim, int gpu)
 {
+    if (bad_gpu(sim, gpu))
+        return NAN;
     return sim_energy_units_at(sim, &sim->gpus[gpu], sim->now_ns) / UNITS_PER_J;
 }
 
 double fm_sim_true_energy_between_j(const fm_sim *sim, int gpu, int64_t t0_ns, int64_t t1_ns)
 {
-    if (t0_ns < 0 || t1_ns < t0_ns || t1_ns > sim->now_ns)
+    if (bad_gpu(sim, gpu) || t0_ns < 0 || t1_ns < t0_ns || t1_ns > sim->now_ns)
         return NAN;
     const sim_gpu *g = &sim->gpus[gpu];
     return (sim_energy_units_at(sim, g, t1_ns) - sim_energy_units_at(sim, g, t0_ns)) / UNITS_PER_J;
@@ -167,16 +180,23 @@ double fm_sim_true_energy_between_j(const fm_sim *sim, int gpu, int64_t t0_ns, i
 
 fm_phase fm_sim_true_phase(const fm_sim *sim, int gpu)
 {
+    if (bad_gpu(sim, gpu))
+        return FM_PHASE_IDLE;
     return sim->gpus[gpu].phase;
 }
 
 double fm_sim_true_temp_c(const fm_sim *sim, int gpu)
 {
+    if (bad_gpu(sim, gpu))
+        return NAN;
     return sim->gpus[gpu].temp_c;
 }
 
 size_t fm_sim_true_segments(const fm_sim *sim, int gpu, const fm_sim_segment **out)
 {
+    *out = NULL;
+    if (bad_gpu(sim, gpu))
+        return 0;
     const sim_gpu *g = &sim->gpus[gpu];
     *out = g->segs;
     /* the open segment (written at the last advance) exists once time has passed */
@@ -185,5 +205,13 @@ size_t fm_sim_true_segments(const fm_sim *sim, int gpu, const fm_sim_segment **o
 
 double fm_sim_true_tokens(const fm_sim *sim, int gpu)
 {
+    if (bad_gpu(sim, gpu))
+        return NAN;
     return sim->gpus[gpu].tokens;
+}
+
+uint64_t fm_sim_memory_total_bytes(const fm_sim *sim)
+{
+    (void)sim;
+    return SIM_H200_MEMORY_BYTES;
 }
