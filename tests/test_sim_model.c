@@ -118,6 +118,43 @@ static void test_decode_cv_matches_presets(void **state)
     }
 }
 
+/* With a token period longer than the sensor window the per-token pulse is
+ * visible to the instant sensor; the calibration accounts for it. */
+static void test_decode_cv_with_visible_pulse(void **state)
+{
+    (void)state;
+    fm_sim_config cfg;
+    fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
+    cfg.lead_idle_s = 1;
+    cfg.decode_s = 300;
+    cfg.token_period_s = 0.043;
+    cfg.token_pulse_frac = 0.25;
+    fm_sim *sim = make_sim(&cfg);
+    double sigma_default;
+    {
+        fm_sim_config plain;
+        fm_sim_config_default(&plain, fm_sim_preset_find("Qwen3-32B"), 1);
+        fm_sim *ref = make_sim(&plain);
+        sigma_default = fm_sim_decode_noise_sigma_w(ref);
+        fm_sim_destroy(ref);
+    }
+    /* part of the target variance is now the pulse: less slow noise needed */
+    assert_true(fm_sim_decode_noise_sigma_w(sim) < sigma_default - 1.0);
+    double sum = 0, sum2 = 0;
+    int n = 0;
+    for (int64_t t = 3000 * MS; t < 300000 * MS; t += 100 * MS) {
+        fm_sim_advance(sim, t);
+        fm_sample s;
+        fm_sim_read_sensors(sim, 0, &s);
+        sum += s.power_instant_w;
+        sum2 += s.power_instant_w * s.power_instant_w;
+        n++;
+    }
+    double mean = sum / n, cv = sqrt(sum2 / n - mean * mean) / mean;
+    assert_true(fmt_rel_err(cv, 0.0739) < 0.15);
+    fm_sim_destroy(sim);
+}
+
 /* Single pattern: idle, ramp, prefill, decode, fall, idle; one token per
  * decode step of the one request: decode_s / token_period tokens. */
 static void test_single_pattern_and_tokens(void **state)
@@ -334,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ramp_and_fall_rates),
         cmocka_unit_test(test_decode_cv_matches_presets),
+        cmocka_unit_test(test_decode_cv_with_visible_pulse),
         cmocka_unit_test(test_single_pattern_and_tokens),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_advance_granularity),

@@ -3,9 +3,11 @@
  * at 0 and only moves when the recorder "sleeps" (fm_clock_sleep_until),
  * and a read advances the model to the clock's now. In real-time mode sim
  * time is CLOCK_MONOTONIC minus the open time, and samples carry
- * CLOCK_MONOTONIC stamps like a real backend. */
+ * CLOCK_MONOTONIC stamps like a real backend. Reads are serialised by a
+ * mutex, so sampling threads may read different GPUs concurrently. */
 #include "sensors/sim_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 struct fm_backend {
     fm_sim *sim;
+    pthread_mutex_t lock; /* guards sim: a read advances the whole node */
     fm_clock clock;
     int real_time;
     int64_t open_monotonic_ns;
@@ -90,6 +93,7 @@ static int sim_open(const fm_backend_options *opt, fm_backend **out, fm_error *e
         free(b);
         return rc;
     }
+    pthread_mutex_init(&b->lock, NULL);
     b->real_time = opt->sim_real_time ? 1 : 0;
     b->clock.virtual_time = !b->real_time;
     b->clock.virtual_now_ns = 0;
@@ -103,6 +107,7 @@ static void sim_close(fm_backend *b)
     if (!b)
         return;
     fm_sim_destroy(b->sim);
+    pthread_mutex_destroy(&b->lock);
     free(b);
 }
 
@@ -200,9 +205,11 @@ static int sim_read(fm_backend *b, int index, uint32_t fields, fm_sample *out, f
     if (rc != FM_OK)
         return rc;
     int64_t stamp_ns;
+    pthread_mutex_lock(&b->lock);
     int64_t t = sim_time_now(b, &stamp_ns);
     fm_sim_advance(b->sim, t);
     fm_sim_read_sensors(b->sim, index, out);
+    pthread_mutex_unlock(&b->lock);
     out->t_ns = stamp_ns;
     keep_fields(out, fields);
     return FM_OK;

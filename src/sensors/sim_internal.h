@@ -95,9 +95,20 @@ struct fm_sim {
     sim_gpu *gpus;
 };
 
-/* sim_model.c: one 1 ms step of one GPU. */
+/* sim_config.c: configuration checks and the modelled memory footprint. */
+int sim_check_config(const fm_sim_config *c, fm_error *err);
+uint64_t sim_model_memory_bytes(const fm_sim_preset *p);
+
+/* sim_model.c: one GPU's initial state, one 1 ms step, segment storage. */
+void sim_gpu_init(fm_sim *sim, int index);
 void sim_gpu_step(fm_sim *sim, sim_gpu *g, int64_t step);
-/* sim_model.c: the slow-noise calibration. */
+int sim_reserve_segments(sim_gpu *g, size_t need);
+
+/* sim_thermal.c: initial (idle steady) temperatures; one 10 ms block. */
+void sim_thermal_init_idle(fm_sim *sim);
+void sim_thermal_update(fm_sim *sim);
+
+/* sim_calibrate.c: chooses slow_sigma_w and slow_rho. */
 void sim_calibrate_decode_noise(fm_sim *sim);
 
 /* sim_truth.c: cumulative true energy of a GPU at any instant <= now, in
