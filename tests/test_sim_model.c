@@ -331,6 +331,14 @@ static void test_serving_segments_tile_time(void **state)
     double b = fm_sim_true_energy_between_j(sim, 0, 1000000 * MS, end);
     assert_true(fabs(a + b - fm_sim_true_energy_j(sim, 0)) < 1e-6);
     assert_true(isnan(fm_sim_true_energy_between_j(sim, 0, 0, end + 1)));
+    /* the 1 ms power history integrates to the energy */
+    double sum_j = 0;
+    for (int64_t t = 500000 * MS; t < 510000 * MS; t += MS)
+        sum_j += fm_sim_true_power_at_w(sim, 0, t + MS / 2) * 1e-3;
+    double between_j = fm_sim_true_energy_between_j(sim, 0, 500000 * MS, 510000 * MS);
+    assert_true(fabs(sum_j - between_j) < 1e-6);
+    assert_true(isnan(fm_sim_true_power_at_w(sim, 0, end)));
+    assert_true(fm_sim_true_power_at_w(sim, 0, end - 1) == fm_sim_true_power_w(sim, 0));
     fm_sim_destroy(sim);
 }
 

@@ -159,6 +159,8 @@ int64_t fm_sim_last_energy_update_ns(const fm_sim *sim);
 /* Stdev (W) of the slow decode noise chosen so that the instant sensor's
  * decode CV matches the preset (docs/SIMULATOR.md). */
 double fm_sim_decode_noise_sigma_w(const fm_sim *sim);
+/* True power of the 1 ms step containing t (0 <= t < now), W; NAN outside. */
+double fm_sim_true_power_at_w(const fm_sim *sim, int gpu, int64_t t_ns);
 /* Total memory of one simulated GPU (H200: 143771 MiB), bytes. */
 uint64_t fm_sim_memory_total_bytes(const fm_sim *sim);
 /* The simulated node behind a "sim" sensor; NULL for any other backend. */

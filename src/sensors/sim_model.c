@@ -19,6 +19,7 @@ static int64_t steps_ceil(double steps)
     int64_t n = (int64_t)ceil(steps - 1e-9);
     return n < 1 ? 1 : n;
 }
+
 static void mark_oom(fm_sim *sim)
 {
     sim->oom = 1;

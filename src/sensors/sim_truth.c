@@ -178,6 +178,17 @@ double fm_sim_true_energy_between_j(const fm_sim *sim, int gpu, int64_t t0_ns, i
     return (sim_energy_units_at(sim, g, t1_ns) - sim_energy_units_at(sim, g, t0_ns)) / UNITS_PER_J;
 }
 
+double fm_sim_true_power_at_w(const fm_sim *sim, int gpu, int64_t t_ns)
+{
+    if (bad_gpu(sim, gpu) || t_ns < 0 || t_ns >= sim->now_ns)
+        return NAN;
+    const sim_gpu *g = &sim->gpus[gpu];
+    int64_t step = t_ns / SIM_STEP_NS;
+    if (step >= g->hist.steps)
+        return NAN;
+    return (double)sim_history_step(&g->hist, step) / SIM_POWER_UNITS_PER_W;
+}
+
 fm_phase fm_sim_true_phase(const fm_sim *sim, int gpu)
 {
     if (bad_gpu(sim, gpu))
