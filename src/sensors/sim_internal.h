@@ -79,6 +79,10 @@ typedef struct sim_gpu {
     int64_t block_units; /* energy in the current thermal block */
     uint8_t busy_ring[SIM_UTIL_STEPS];
     int busy_count;
+    /* sensor values of the last publication / counter update read (they
+     * only change every 100 ms; the history they come from never changes) */
+    int64_t cached_publish_ns, cached_energy_ns;
+    double cached_instant_w, cached_average_w, cached_energy_j;
 } sim_gpu;
 
 struct fm_sim {

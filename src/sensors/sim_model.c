@@ -257,6 +257,8 @@ void sim_gpu_init(fm_sim *sim, int i)
     g->phase = FM_PHASE_IDLE;
     g->single_start_step = llround(ms_steps(c->lead_idle_s + i * c->lead_idle_stagger_s));
     g->last_units = (uint16_t)lround(c->idle_power_w * SIM_POWER_UNITS_PER_W);
+    g->cached_publish_ns = INT64_MIN; /* nothing cached yet */
+    g->cached_energy_ns = INT64_MIN;
     if (c->pattern == FM_SIM_SERVING) {
         g->next_arrival_step = 0;
         next_arrival(sim, g);

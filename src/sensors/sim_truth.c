@@ -135,19 +135,36 @@ static int bad_gpu(const fm_sim *sim, int gpu)
     return gpu < 0 || gpu >= sim->cfg.gpus;
 }
 
+/* Instant and average at the last publication, energy counter at its last
+ * update; recomputed only when a new one is due. */
+static void published_values(const fm_sim *sim, sim_gpu *g, fm_sample *out)
+{
+    const fm_sim_sensor_params *s = &sim->cfg.sensor;
+    int64_t published = fm_sim_last_publish_ns(sim);
+    if (published != g->cached_publish_ns) {
+        g->cached_instant_w = round_to_mw(window_mean_w(sim, g, published, s->instant_window_ns));
+        g->cached_average_w = round_to_mw(window_mean_w(sim, g, published, s->average_window_ns));
+        g->cached_publish_ns = published;
+    }
+    int64_t updated = fm_sim_last_energy_update_ns(sim);
+    if (updated != g->cached_energy_ns) {
+        g->cached_energy_j = energy_counter_j(sim, g);
+        g->cached_energy_ns = updated;
+    }
+    out->power_instant_w = g->cached_instant_w;
+    out->power_avg_w = g->cached_average_w;
+    out->energy_j = g->cached_energy_j;
+}
+
 void fm_sim_read_sensors(fm_sim *sim, int gpu, fm_sample *out)
 {
     if (bad_gpu(sim, gpu)) { /* nothing valid */
         fm_sample_clear(out, sim->now_ns);
         return;
     }
-    const sim_gpu *g = &sim->gpus[gpu];
-    const fm_sim_sensor_params *s = &sim->cfg.sensor;
-    int64_t published = fm_sim_last_publish_ns(sim);
+    sim_gpu *g = &sim->gpus[gpu];
     fm_sample_clear(out, sim->now_ns);
-    out->power_instant_w = round_to_mw(window_mean_w(sim, g, published, s->instant_window_ns));
-    out->power_avg_w = round_to_mw(window_mean_w(sim, g, published, s->average_window_ns));
-    out->energy_j = energy_counter_j(sim, g);
+    published_values(sim, g, out);
     out->temp_c = floor(g->temp_c + 0.5);
     out->sm_clock_mhz = sm_clock_mhz(sim, g);
     out->util_pct = floor(100.0 * g->busy_count / SIM_UTIL_STEPS + 0.5);
