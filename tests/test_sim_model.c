@@ -303,7 +303,7 @@ static void test_serving_segments_tile_time(void **state)
     const fm_sim_segment *segs;
     size_t n = fm_sim_true_segments(sim, 0, &segs);
     double energy = 0, tokens = 0;
-    int idle_gaps = 0, busy_periods = 0;
+    int idle_gaps = 0, busy_periods = 0, fall_to_ramp = 0;
     assert_int_equal(segs[0].start_ns, 0);
     assert_int_equal(segs[n - 1].end_ns, end);
     for (size_t i = 0; i < n; i++) {
@@ -315,6 +315,14 @@ static void test_serving_segments_tile_time(void **state)
         assert_true(segs[i].tokens == 0 || segs[i].phase == FM_PHASE_DECODE);
         if (segs[i].phase == FM_PHASE_DECODE)
             assert_true(segs[i].tokens >= 1);
+        if (i > 0 && segs[i - 1].phase == FM_PHASE_FALL && segs[i].phase == FM_PHASE_RAMP) {
+            /* a request during the fall: the ramp starts from the fall's power */
+            double before = fm_sim_true_power_at_w(sim, 0, segs[i].start_ns - MS);
+            double after = fm_sim_true_power_at_w(sim, 0, segs[i].start_ns);
+            assert_true(fabs(after - before) < 10.0);
+            assert_true(before > cfg.idle_power_w + 10.0);
+            fall_to_ramp++;
+        }
         idle_gaps += segs[i].phase == FM_PHASE_IDLE && i > 0;
         busy_periods += segs[i].phase == FM_PHASE_RAMP;
         energy += segs[i].energy_j;
@@ -322,6 +330,7 @@ static void test_serving_segments_tile_time(void **state)
     }
     assert_true(idle_gaps >= 50);
     assert_true(busy_periods >= idle_gaps);
+    assert_true(fall_to_ramp >= 5);
     assert_true(fabs(energy - fm_sim_true_energy_j(sim, 0)) < 1e-6 * energy);
     assert_true(tokens == fm_sim_true_tokens(sim, 0));
     /* ~360 requests x 4 s mean / 25 ms = ~57600 tokens */
