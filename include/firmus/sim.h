@@ -96,7 +96,7 @@ typedef struct fm_sim_config {
     double decode_noise_tau_s;  /* correlation time of the slow decode noise (0.5) */
     double token_pulse_frac;    /* per-token pulse peak-to-trough / (decode avg - idle) (0.15) */
     double token_pulse_duty;    /* fraction of a decode step in the compute pulse (0.6) */
-    double busy_noise_w;        /* white noise stdev per 1 ms step when busy (2 W) */
+    double busy_noise_w;        /* white noise stdev per 1 ms step when not idle (2 W) */
     double idle_noise_w;        /* white noise stdev per 1 ms step when idle (0.5 W) */
     int shared_workload;        /* 1: all GPUs see the same request stream (one replica); 0 */
     fm_sim_sensor_params sensor;
