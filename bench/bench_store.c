@@ -1,11 +1,13 @@
 /* Benchmark of the run store: how fast samples go in (fm_store_add_sample
  * with its batched commits) and come back out (fm_store_load_series, one
- * quantity of one GPU; fm_store_load_samples, whole rows), plus the same
+ * quantity of one GPU; fm_store_load_samples, whole rows), the metrics of
+ * the whole run (fm_metrics_compute), plus the same
  * insert/load on the alternative layout (a rowid table with a secondary
  * index on (run_id, gpu, t_ns)) to justify the WITHOUT ROWID choice.
  * Figures go to docs/BENCHMARKS.md, section "Run store".
  *
  * usage: bench_store [--gpus N] [--samples-per-gpu N] [--dir DIR] */
+#include "firmus/metrics.h"
 #include "firmus/store.h"
 
 #include <math.h>
@@ -99,6 +101,14 @@ static int bench_firmus_store(const char *path, int gpus, int64_t per_gpu)
     load_s = seconds_since(start);
     printf("  load_samples (whole rows, all GPUs): %zu rows in %.2f s = %.0f rows/s\n", loaded,
            load_s, (double)loaded / load_s);
+    start = fm_monotonic_ns();
+    fm_run_metrics metrics;
+    if (fm_metrics_compute(st, run.id, NULL, &metrics, &err))
+        goto fail;
+    double metrics_s = seconds_since(start);
+    printf("  fm_metrics_compute (whole run): %.2f s = %.0f samples/s (total %.0f J)\n", metrics_s,
+           (double)total / metrics_s, metrics.total_energy_j);
+    fm_run_metrics_free(&metrics);
     fm_store_close(st);
     struct stat sb;
     if (stat(path, &sb) == 0)

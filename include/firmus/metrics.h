@@ -142,6 +142,11 @@ typedef struct fm_ramp_extremes {
     int64_t fall_at_ns;
 } fm_ramp_extremes;
 int fm_power_ramp_extremes(const fm_series *power, int64_t window_ns, fm_ramp_extremes *out);
+/* The same on already deduplicated updates (fm_series_dedup_held) whose
+ * data end at data_end_ns (the last poll, which may be after the last
+ * update). */
+int fm_power_ramp_extremes_updates(const fm_series *updates, int64_t data_end_ns, int64_t window_ns,
+                                   fm_ramp_extremes *out);
 
 #ifdef __cplusplus
 }

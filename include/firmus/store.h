@@ -145,6 +145,12 @@ int fm_store_load_series(fm_store *st, int64_t run_id, int gpu, enum fm_field fi
  * the GPU has none. */
 int fm_store_counter_span(fm_store *st, int64_t run_id, int gpu, int64_t *first_t_ns,
                           double *first_j, int64_t *last_t_ns, double *last_j, fm_error *err);
+/* Calls visit for every sample of one GPU in time order without keeping
+ * them (constant memory: the way to analyse long runs). A non-zero return
+ * from visit stops the scan and is returned (with err set). */
+typedef int (*fm_sample_visitor)(const fm_sample *s, void *ctx);
+int fm_store_scan_samples(fm_store *st, int64_t run_id, int gpu, fm_sample_visitor visit, void *ctx,
+                          fm_error *err);
 /* Loads all samples of one GPU in time order. *out malloc'ed. */
 int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out, size_t *count,
                           fm_error *err);

@@ -41,155 +41,141 @@ static double ratio_or_nan(double a, double b)
     return (isnan(a) || isnan(b) || b == 0.0) ? NAN : a / b;
 }
 
-static double period_s_or_nan(const fm_series *raw)
-{
-    int64_t period_ns = fm_series_update_period_ns(raw);
-    return period_ns > 0 ? (double)period_ns / NS_PER_S : NAN;
-}
+/* ---- per GPU: one pass over the samples ---- */
 
-/* ---- per GPU ---- */
-
-/* A power source of one GPU: its deduplicated updates and what was
- * derived while its raw polls were in memory. */
-typedef struct power_trace {
-    fm_series updates; /* deduplicated, held semantics */
-    double energy_j;   /* held integral over the GPU's window; NAN if no data */
-    double period_s;
+/* A power source of one GPU, accumulated sample by sample: only its
+ * deduplicated updates are kept (a held sensor repeats each value for
+ * several polls, so these are far fewer than the samples). */
+typedef struct power_acc {
+    fm_series updates;
     size_t missing; /* polls without a value */
-    fm_ramp_extremes ramps;
-} power_trace;
+    int failed;     /* out of memory */
+} power_acc;
 
-static size_t count_missing(const fm_series *raw)
+static void power_acc_add(power_acc *a, int64_t t_ns, int valid, double v)
 {
-    size_t missing = 0;
-    for (size_t i = 0; i < raw->n; i++)
-        missing += isnan(raw->v[i]) ? 1 : 0;
-    return missing;
-}
-
-/* Loads one power field of one GPU and reduces it to a power_trace.
- * Also reports the GPU's sample window and count (every field has a row
- * per sample, so any field gives them). */
-static int load_power_trace(fm_store *st, int64_t run_id, int gpu, enum fm_field field,
-                            power_trace *out, fm_gpu_metrics *g, fm_error *err)
-{
-    fm_series raw;
-    fm_series_init(&out->updates);
-    out->energy_j = NAN;
-    out->period_s = NAN;
-    out->missing = 0;
-    int rc = fm_store_load_series(st, run_id, gpu, field, &raw, err);
-    if (rc)
-        return rc;
-    g->samples = raw.n;
-    if (raw.n > 0) {
-        g->first_t_ns = raw.t_ns[0];
-        g->last_t_ns = raw.t_ns[raw.n - 1];
+    if (!valid || isnan(v)) {
+        a->missing++;
+        return;
     }
-    out->missing = count_missing(&raw);
-    out->period_s = period_s_or_nan(&raw);
-    rc = fm_power_ramp_extremes(&raw, 0, &out->ramps);
-    if (rc == FM_OK)
-        rc = fm_series_dedup_held(&raw, &out->updates);
-    fm_series_free(&raw);
-    if (rc)
-        return fm_fail(err, FM_ERR_NOMEM, "out of memory analysing run %lld GPU %d",
-                       (long long)run_id, gpu);
-    if (out->updates.n > 0)
-        out->energy_j =
-            fm_series_integrate_held(&out->updates, g->first_t_ns, g->last_t_ns, 0, NULL);
-    return FM_OK;
+    if (a->updates.n > 0 && a->updates.v[a->updates.n - 1] == v)
+        return;
+    if (fm_series_push(&a->updates, t_ns, v) != FM_OK)
+        a->failed = 1;
 }
 
 /* Energy counter: the sum of its non-negative steps between the first and
- * last valid reading (a step backwards is a counter reset and is skipped). */
-static int counter_metrics(fm_store *st, int64_t run_id, int gpu, fm_gpu_metrics *g, fm_error *err)
+ * last valid reading (a step backwards is a counter reset and is skipped);
+ * its changes are kept to estimate its update period. */
+typedef struct counter_acc {
+    size_t valid;
+    double previous_j, sum_j;
+    int resets;
+    power_acc changes;
+} counter_acc;
+
+static void counter_acc_add(counter_acc *a, int64_t t_ns, double energy_j)
 {
-    fm_series raw;
-    int rc = fm_store_load_series(st, run_id, gpu, FM_F_ENERGY, &raw, err);
-    if (rc)
-        return rc;
-    double sum_j = 0.0, prev = NAN;
-    size_t valid = 0;
-    for (size_t i = 0; i < raw.n; i++) {
-        double v = raw.v[i];
-        if (isnan(v))
-            continue;
-        if (valid > 0) {
-            if (v >= prev)
-                sum_j += v - prev;
-            else
-                g->counter_resets++;
-        }
-        prev = v;
-        valid++;
+    if (a->valid > 0) {
+        if (energy_j >= a->previous_j)
+            a->sum_j += energy_j - a->previous_j;
+        else
+            a->resets++;
     }
-    g->energy_counter_j = valid >= 2 ? sum_j : NAN;
-    g->counter_period_s = period_s_or_nan(&raw);
-    fm_series_free(&raw);
-    return FM_OK;
+    a->previous_j = energy_j;
+    a->valid++;
+    power_acc_add(&a->changes, t_ns, 1, energy_j);
 }
 
-/* Time-weighted mean (held values) and peak of the temperature. */
-static int temperature_metrics(fm_store *st, int64_t run_id, int gpu, fm_gpu_metrics *g,
-                               fm_error *err)
+/* A reading held until the next valid one: temperature (held integral and
+ * peak) and clocks-event bits (time with each kind of bit set). */
+typedef struct held_acc {
+    int have;
+    int64_t first_t_ns, last_t_ns;
+    double last_v;
+    double integral; /* value x seconds */
+    double peak;
+    uint64_t last_bits;
+    double thermal_s, power_s, either_s;
+} held_acc;
+
+static void held_close_interval(held_acc *a, int64_t until_ns, int is_bits)
 {
-    fm_series raw;
-    int rc = fm_store_load_series(st, run_id, gpu, FM_F_TEMP, &raw, err);
-    if (rc)
-        return rc;
-    fm_stats stats = fm_series_stats(&raw, 0, 0);
-    g->temp_peak_c = stats.max;
-    g->temp_avg_c = NAN;
-    size_t first = 0;
-    while (first < raw.n && isnan(raw.v[first]))
-        first++;
-    if (first < raw.n) {
-        int64_t t0 = raw.t_ns[first], t1 = g->last_t_ns;
-        g->temp_avg_c = t1 > t0 ? fm_series_integrate_held(&raw, t0, t1, 0, NULL) /
-                                      ((double)(t1 - t0) / NS_PER_S)
-                                : raw.v[first];
+    double held_s = (double)(until_ns - a->last_t_ns) / NS_PER_S;
+    if (!is_bits) {
+        a->integral += a->last_v * held_s;
+        return;
     }
-    fm_series_free(&raw);
-    return FM_OK;
+    int thermal = (a->last_bits & FM_CLOCK_EVENTS_THERMAL) != 0;
+    int power = (a->last_bits & FM_CLOCK_EVENTS_POWER) != 0;
+    a->thermal_s += thermal ? held_s : 0;
+    a->power_s += power ? held_s : 0;
+    a->either_s += (thermal || power) ? held_s : 0;
 }
 
-/* Throttling from the clocks-event bits, held until the next valid
- * reading (the last one until the GPU's last sample). */
-static int throttle_metrics(fm_store *st, int64_t run_id, int gpu, fm_gpu_metrics *g, fm_error *err)
+static void held_acc_add(held_acc *a, int64_t t_ns, double v, uint64_t bits, int is_bits)
 {
-    fm_series raw;
-    int rc = fm_store_load_series(st, run_id, gpu, FM_F_CLOCK_EVENTS, &raw, err);
-    if (rc)
-        return rc;
-    g->thermal_throttled = -1;
-    g->power_throttled = -1;
-    double either_s = 0, thermal_s = 0, power_s = 0;
-    size_t i = 0;
-    while (i < raw.n && isnan(raw.v[i]))
-        i++;
-    while (i < raw.n) {
-        size_t next = i + 1;
-        while (next < raw.n && isnan(raw.v[next]))
-            next++;
-        int64_t end_ns = next < raw.n ? raw.t_ns[next] : g->last_t_ns;
-        double held_s = (double)(end_ns - raw.t_ns[i]) / NS_PER_S;
-        uint64_t bits = (uint64_t)raw.v[i];
-        int thermal = (bits & FM_CLOCK_EVENTS_THERMAL) != 0;
-        int power = (bits & FM_CLOCK_EVENTS_POWER) != 0;
-        g->thermal_throttled = (g->thermal_throttled == 1 || thermal) ? 1 : 0;
-        g->power_throttled = (g->power_throttled == 1 || power) ? 1 : 0;
-        thermal_s += thermal ? held_s : 0;
-        power_s += power ? held_s : 0;
-        either_s += (thermal || power) ? held_s : 0;
-        i = next;
+    if (a->have)
+        held_close_interval(a, t_ns, is_bits);
+    else
+        a->first_t_ns = t_ns;
+    a->peak = (!a->have || v > a->peak) ? v : a->peak;
+    a->have = 1;
+    a->last_t_ns = t_ns;
+    a->last_v = v;
+    a->last_bits = bits;
+}
+
+/* Everything gathered in the pass over one GPU's samples. */
+typedef struct gpu_acc {
+    size_t samples;
+    int64_t first_t_ns, last_t_ns;
+    power_acc instant, avg;
+    counter_acc counter;
+    held_acc temp, events;
+    int thermal_seen, power_seen;
+} gpu_acc;
+
+static int gpu_acc_visit(const fm_sample *s, void *ctx)
+{
+    gpu_acc *a = ctx;
+    if (a->samples == 0)
+        a->first_t_ns = s->t_ns;
+    a->samples++;
+    a->last_t_ns = s->t_ns;
+    power_acc_add(&a->instant, s->t_ns, s->valid & FM_F_POWER_INSTANT, s->power_instant_w);
+    power_acc_add(&a->avg, s->t_ns, s->valid & FM_F_POWER_AVG, s->power_avg_w);
+    if ((s->valid & FM_F_ENERGY) && !isnan(s->energy_j))
+        counter_acc_add(&a->counter, s->t_ns, s->energy_j);
+    if ((s->valid & FM_F_TEMP) && !isnan(s->temp_c))
+        held_acc_add(&a->temp, s->t_ns, s->temp_c, 0, 0);
+    if (s->valid & FM_F_CLOCK_EVENTS) {
+        held_acc_add(&a->events, s->t_ns, 0, s->clock_events, 1);
+        a->thermal_seen |= (s->clock_events & FM_CLOCK_EVENTS_THERMAL) != 0;
+        a->power_seen |= (s->clock_events & FM_CLOCK_EVENTS_POWER) != 0;
     }
-    int known = g->thermal_throttled >= 0;
-    g->throttled_s = known ? either_s : NAN;
-    g->thermal_throttled_s = known ? thermal_s : NAN;
-    g->power_throttled_s = known ? power_s : NAN;
-    fm_series_free(&raw);
-    return FM_OK;
+    int failed = a->instant.failed || a->avg.failed || a->counter.changes.failed;
+    return failed ? FM_ERR_NOMEM : FM_OK;
+}
+
+static void gpu_acc_free(gpu_acc *a)
+{
+    fm_series_free(&a->instant.updates);
+    fm_series_free(&a->avg.updates);
+    fm_series_free(&a->counter.changes.updates);
+}
+
+static double period_s_or_nan(const fm_series *updates)
+{
+    int64_t period_ns = fm_series_update_period_ns(updates);
+    return period_ns > 0 ? (double)period_ns / NS_PER_S : NAN;
+}
+
+static double held_energy_j(const power_acc *p, const gpu_acc *a)
+{
+    if (p->updates.n == 0)
+        return NAN;
+    return fm_series_integrate_held(&p->updates, a->first_t_ns, a->last_t_ns, 0, NULL);
 }
 
 static void gpu_metrics_init(fm_gpu_metrics *g, int gpu)
@@ -223,55 +209,87 @@ static void choose_energy(fm_gpu_metrics *g)
     }
 }
 
-/* Computes one GPU's metrics; *power receives the deduplicated power source
- * (instant, else 1 s average) for the run-level calculations. */
+/* Peak, CV, update period and ramps of the power source. */
+static void power_source_metrics(fm_gpu_metrics *g, const power_acc *p, fm_source source,
+                                 int64_t data_end_ns)
+{
+    g->power_source = source;
+    fm_stats stats = fm_series_stats(&p->updates, 0, 0);
+    g->peak_power_w = stats.max;
+    g->power_cv = stats.cv;
+    g->sensor_period_s = period_s_or_nan(&p->updates);
+    g->missing_power_samples = p->missing;
+    fm_ramp_extremes ramps;
+    if (fm_power_ramp_extremes_updates(&p->updates, data_end_ns, 0, &ramps) == FM_OK &&
+        ramps.window_ns > 0) {
+        g->max_rise_w_per_s = ramps.max_rise_w_per_s;
+        g->max_fall_w_per_s = ramps.max_fall_w_per_s;
+        g->ramp_window_s = (double)ramps.window_ns / NS_PER_S;
+    }
+}
+
+static void temperature_metrics(fm_gpu_metrics *g, held_acc *t, int64_t last_t_ns)
+{
+    if (!t->have)
+        return;
+    held_close_interval(t, last_t_ns, 0);
+    double span_s = (double)(last_t_ns - t->first_t_ns) / NS_PER_S;
+    g->temp_avg_c = span_s > 0 ? t->integral / span_s : t->last_v;
+    g->temp_peak_c = t->peak;
+}
+
+static void throttle_metrics(fm_gpu_metrics *g, gpu_acc *a)
+{
+    if (!a->events.have)
+        return;
+    held_close_interval(&a->events, a->last_t_ns, 1);
+    g->thermal_throttled = a->thermal_seen;
+    g->power_throttled = a->power_seen;
+    g->thermal_throttled_s = a->events.thermal_s;
+    g->power_throttled_s = a->events.power_s;
+    g->throttled_s = a->events.either_s;
+}
+
+/* Computes one GPU's metrics in one pass over its samples; *power receives
+ * the deduplicated power source (instant, else 1 s average) for the
+ * run-level calculations (caller frees). */
 static int gpu_metrics(fm_store *st, int64_t run_id, int gpu, fm_gpu_metrics *g, fm_series *power,
                        fm_error *err)
 {
     gpu_metrics_init(g, gpu);
     fm_series_init(power);
-    power_trace instant, avg;
-    int rc = load_power_trace(st, run_id, gpu, FM_F_POWER_INSTANT, &instant, g, err);
-    if (rc)
-        return rc;
-    rc = load_power_trace(st, run_id, gpu, FM_F_POWER_AVG, &avg, g, err);
+    gpu_acc a;
+    memset(&a, 0, sizeof a);
+    int rc = fm_store_scan_samples(st, run_id, gpu, gpu_acc_visit, &a, err);
     if (rc) {
-        fm_series_free(&instant.updates);
+        gpu_acc_free(&a);
         return rc;
     }
-    g->energy_instant_j = instant.energy_j;
-    g->energy_avg_1s_j = avg.energy_j;
-    power_trace *chosen = instant.updates.n > 0 ? &instant : avg.updates.n > 0 ? &avg : NULL;
+    g->samples = a.samples;
+    if (a.samples == 0) {
+        gpu_acc_free(&a);
+        return FM_OK;
+    }
+    g->first_t_ns = a.first_t_ns;
+    g->last_t_ns = a.last_t_ns;
+    g->duration_s = (double)(a.last_t_ns - a.first_t_ns) / NS_PER_S;
+    g->energy_instant_j = held_energy_j(&a.instant, &a);
+    g->energy_avg_1s_j = held_energy_j(&a.avg, &a);
+    g->energy_counter_j = a.counter.valid >= 2 ? a.counter.sum_j : NAN;
+    g->counter_resets = a.counter.resets;
+    g->counter_period_s = period_s_or_nan(&a.counter.changes.updates);
+    power_acc *chosen = a.instant.updates.n ? &a.instant : a.avg.updates.n ? &a.avg : NULL;
     if (chosen) {
-        g->power_source = chosen == &instant ? FM_SRC_INSTANT : FM_SRC_AVG_1S;
-        fm_stats stats = fm_series_stats(&chosen->updates, 0, 0);
-        g->peak_power_w = stats.max;
-        g->power_cv = stats.cv;
-        g->sensor_period_s = chosen->period_s;
-        g->missing_power_samples = chosen->missing;
-        g->max_rise_w_per_s = chosen->ramps.max_rise_w_per_s;
-        g->max_fall_w_per_s = chosen->ramps.max_fall_w_per_s;
-        g->ramp_window_s =
-            chosen->ramps.window_ns > 0 ? (double)chosen->ramps.window_ns / NS_PER_S : NAN;
+        power_source_metrics(g, chosen, chosen == &a.instant ? FM_SRC_INSTANT : FM_SRC_AVG_1S,
+                             a.last_t_ns);
         *power = chosen->updates;
         fm_series_init(&chosen->updates); /* ownership moves to *power */
     } else {
-        g->missing_power_samples = g->samples;
+        g->missing_power_samples = a.samples;
     }
-    fm_series_free(&instant.updates);
-    fm_series_free(&avg.updates);
-    if (g->samples == 0)
-        return FM_OK;
-    g->duration_s = (double)(g->last_t_ns - g->first_t_ns) / NS_PER_S;
-    rc = counter_metrics(st, run_id, gpu, g, err);
-    if (rc == FM_OK)
-        rc = temperature_metrics(st, run_id, gpu, g, err);
-    if (rc == FM_OK)
-        rc = throttle_metrics(st, run_id, gpu, g, err);
-    if (rc) {
-        fm_series_free(power);
-        return rc;
-    }
+    temperature_metrics(g, &a.temp, a.last_t_ns);
+    throttle_metrics(g, &a);
+    gpu_acc_free(&a);
     g->ratio_instant_to_counter = ratio_or_nan(g->energy_instant_j, g->energy_counter_j);
     g->ratio_avg_to_counter = ratio_or_nan(g->energy_avg_1s_j, g->energy_counter_j);
     choose_energy(g);

@@ -238,11 +238,9 @@ static void sample_from_row(sqlite3_stmt *stmt, fm_sample *s)
     }
 }
 
-int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out, size_t *count,
+int fm_store_scan_samples(fm_store *st, int64_t run_id, int gpu, fm_sample_visitor visit, void *ctx,
                           fm_error *err)
 {
-    *out = NULL;
-    *count = 0;
     int rc = fm_store_flush(st, err);
     if (rc)
         return rc;
@@ -256,30 +254,58 @@ int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out
     sqlite3_stmt *stmt = st->load_samples;
     sqlite3_bind_int64(stmt, 1, run_id);
     sqlite3_bind_int(stmt, 2, gpu);
-    fm_sample *samples = NULL;
-    size_t n = 0, cap = 0;
     int step;
     while ((step = fm_store_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t new_cap = cap ? cap * 2 : 4096;
-            fm_sample *grown = realloc(samples, new_cap * sizeof *grown);
-            if (!grown) {
-                sqlite3_reset(stmt);
-                free(samples);
-                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading samples", st->path);
-            }
-            samples = grown;
-            cap = new_cap;
+        fm_sample s;
+        sample_from_row(stmt, &s);
+        rc = visit(&s, ctx);
+        if (rc) {
+            sqlite3_reset(stmt);
+            return fm_fail(err, rc, "%s: run %lld GPU %d: stopped while reading samples%s",
+                           st->path, (long long)run_id, gpu,
+                           rc == FM_ERR_NOMEM ? " (out of memory)" : "");
         }
-        sample_from_row(stmt, &samples[n++]);
     }
     sqlite3_reset(stmt);
-    if (step != SQLITE_DONE) {
-        free(samples);
+    if (step != SQLITE_DONE)
         return fm_store_fail(st, err, "loading samples");
+    return FM_OK;
+}
+
+/* Visitor of fm_store_load_samples: appends to a growing array. */
+typedef struct sample_array {
+    fm_sample *items;
+    size_t n, cap;
+} sample_array;
+
+static int append_sample(const fm_sample *s, void *ctx)
+{
+    sample_array *a = ctx;
+    if (a->n == a->cap) {
+        size_t new_cap = a->cap ? a->cap * 2 : 4096;
+        fm_sample *grown = realloc(a->items, new_cap * sizeof *grown);
+        if (!grown)
+            return FM_ERR_NOMEM;
+        a->items = grown;
+        a->cap = new_cap;
     }
-    *out = samples;
-    *count = n;
+    a->items[a->n++] = *s;
+    return FM_OK;
+}
+
+int fm_store_load_samples(fm_store *st, int64_t run_id, int gpu, fm_sample **out, size_t *count,
+                          fm_error *err)
+{
+    sample_array a = {0};
+    int rc = fm_store_scan_samples(st, run_id, gpu, append_sample, &a, err);
+    if (rc) {
+        free(a.items);
+        *out = NULL;
+        *count = 0;
+        return rc;
+    }
+    *out = a.items;
+    *count = a.n;
     return FM_OK;
 }
 
