@@ -458,6 +458,40 @@ static void test_bad_paths(void **state)
     assert_non_null(strstr(err.msg, f->dir));
 }
 
+/* A reader opens and reads a store while another connection holds the
+ * write lock (a recorder mid-commit): opening needs no write lock. And a
+ * store written by a newer schema is refused with a clear message. */
+static void test_open_while_locked_and_schema_version(void **state)
+{
+    fixture *f = *state;
+    fm_store *st = open_or_fail(f->path);
+    int64_t id = begin_run(st, "locked", 1);
+    fm_store_close(st);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE runs SET tokens = 5", NULL, NULL, NULL),
+        SQLITE_OK);
+    fm_error err = {0};
+    fm_store *reader = NULL;
+    assert_int_equal(fm_store_open(f->path, &reader, &err), FM_OK);
+    fm_run run;
+    assert_int_equal(fm_store_find_run(reader, "locked", &run, &err), FM_OK);
+    assert_int_equal(run.id, id);
+    assert_int_equal(run.tokens, -1); /* the uncommitted change is not seen */
+    fm_store_close(reader);
+    assert_int_equal(
+        sqlite3_exec(db, "COMMIT; UPDATE schema_version SET version = 2", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(fm_store_open(f->path, &reader, &err), FM_ERR_IO);
+    assert_null(reader);
+    assert_non_null(strstr(err.msg, f->path));
+    assert_non_null(strstr(err.msg, "schema version 2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer_reads_incomplete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_while_locked_and_schema_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

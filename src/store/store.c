@@ -201,38 +201,64 @@ double fm_store_column_real_or_nan(sqlite3_stmt *stmt, int col)
     return sqlite3_column_double(stmt, col);
 }
 
-/* Creates the tables on a new database, or checks the version of an
- * existing one. Runs in one IMMEDIATE transaction so two processes opening
- * a new database at once do not both create it. */
+/* Reads the schema version: 1 and *version set if the table has a row,
+ * 0 if the table is absent or empty, negative (err set) on failure. */
+static int read_schema_version(fm_store *st, int64_t *version, fm_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        const char *msg = sqlite3_errmsg(st->db);
+        int absent = strstr(msg, "no such table") != NULL;
+        sqlite3_finalize(stmt);
+        return absent ? 0 : fm_store_fail(st, err, "reading the schema version");
+    }
+    int step = fm_store_step(stmt);
+    int found = step == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+    if (found)
+        *version = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return fm_store_fail(st, err, "reading the schema version");
+    return found;
+}
+
+static int check_version(fm_store *st, int64_t version, fm_error *err)
+{
+    if (version == FM_STORE_SCHEMA_VERSION)
+        return FM_OK;
+    return fm_fail(err, FM_ERR_IO,
+                   "%s: run store schema version %lld, this firmus reads version %d", st->path,
+                   (long long)version, FM_STORE_SCHEMA_VERSION);
+}
+
+/* Checks the version of an existing store (a read: no write lock, so
+ * opening a store a recorder is writing does not wait for it), or creates
+ * the tables of a new one in one IMMEDIATE transaction, so two processes
+ * creating the same new store do not both do it. */
 static int ensure_schema(fm_store *st, fm_error *err)
 {
+    int64_t version = 0;
+    int found = read_schema_version(st, &version, err);
+    if (found < 0)
+        return found;
+    if (found)
+        return check_version(st, version, err);
     int rc = fm_store_begin(st, err);
     if (rc)
         return rc;
     rc = fm_store_exec(st, schema_sql, err);
-    if (rc) {
-        fm_store_rollback(st);
-        return rc;
+    if (rc == FM_OK) {
+        found = read_schema_version(st, &version, err); /* another process may have won */
+        rc = found < 0 ? found : FM_OK;
     }
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL)) {
-        rc = fm_store_fail(st, err, "reading the schema version");
-        fm_store_rollback(st);
-        return rc;
-    }
-    int have_version =
-        fm_store_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
-    int64_t version = have_version ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_finalize(stmt);
-    if (!have_version) {
+    if (rc == FM_OK && found) {
+        rc = check_version(st, version, err);
+    } else if (rc == FM_OK) {
         char sql[96];
         snprintf(sql, sizeof sql, "INSERT INTO schema_version(version) VALUES (%d)",
                  FM_STORE_SCHEMA_VERSION);
         rc = fm_store_exec(st, sql, err);
-    } else if (version != FM_STORE_SCHEMA_VERSION) {
-        rc = fm_fail(err, FM_ERR_IO,
-                     "%s: run store schema version %lld, this firmus reads version %d", st->path,
-                     (long long)version, FM_STORE_SCHEMA_VERSION);
     }
     if (rc) {
         fm_store_rollback(st);
