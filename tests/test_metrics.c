@@ -304,6 +304,45 @@ static void test_two_gpus_aggregate(void **state)
     fm_run_metrics_free(&m);
 }
 
+/* Markers of concurrent requests: pairs are matched by name, GPU and
+ * request; overlapping windows of one GPU count once (their union). */
+static void test_marker_windows_requests_overlap(void **state)
+{
+    fixture *f = *state;
+    gpu_plan plans[2] = {{.shift_periods = 0, .has_counter = 1, .has_avg = 1},
+                         {.shift_periods = 1, .has_counter = 0, .has_avg = 0}};
+    int64_t id = make_run(f->st, plans, 2, -1);
+    fm_error err = {0};
+    const struct {
+        int64_t t_ms;
+        const char *kind;
+        int64_t request;
+    } extra[] = {{6000, "start", 1},
+                 {6500, "start", 2},
+                 {7000, "end", 1},
+                 {7500, "end", 2},
+                 {8000, "start", 3}};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        fm_marker m = {.t_ns = extra[i].t_ms * MS,
+                       .tokens = -1,
+                       .request = extra[i].request,
+                       .gpu = 0,
+                       .energy_j = NAN};
+        snprintf(m.kind, sizeof m.kind, "%s", extra[i].kind);
+        snprintf(m.name, sizeof m.name, "decode");
+        assert_int_equal(fm_store_add_marker(f->st, id, &m, &err), FM_OK);
+    }
+    fm_run_metrics m;
+    assert_int_equal(fm_metrics_compute(f->st, id, NULL, &m, &err), FM_OK);
+    assert_int_equal(m.decode_windows, 3); /* 2.5..5 (all), request 1, request 2 */
+    double gpu0 = held_energy_j(&plans[0], 25, 50) + held_energy_j(&plans[0], 60, 75);
+    double gpu1 = held_energy_j(&plans[1], 25, 50);
+    assert_close(m.gpu[0].decode_energy_j, gpu0, 1e-9);
+    assert_close(m.gpu[1].decode_energy_j, gpu1, 1e-9);
+    assert_close(m.decode_energy_j, gpu0 + gpu1, 1e-9);
+    fm_run_metrics_free(&m);
+}
+
 /* A GPU with no power data at all: energies unavailable (NAN), never 0;
  * no markers: phase energies unavailable; no tokens: per-token NAN. */
 static void test_missing_everything(void **state)
@@ -401,6 +440,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_gpu_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_gpus_aggregate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marker_windows_requests_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter_reset, setup, teardown),
         cmocka_unit_test(test_power_derivatives_and_ramps),

@@ -349,8 +349,7 @@ static int aggregate_peak(fm_run_metrics *m, const fm_series *power, int64_t ste
     return FM_OK;
 }
 
-/* Step of the aggregate grid: the run's tick interval, else the first
- * GPU's median poll spacing, else 25 ms. */
+/* Step of the aggregate grid: the run's tick interval, else 25 ms. */
 static int64_t grid_step_ns(const fm_run *run)
 {
     if (run->interval_ms > 0)
@@ -358,52 +357,121 @@ static int64_t grid_step_ns(const fm_run *run)
     return 25000000;
 }
 
-/* Adds the held power integral over [t0, t1] to the phase energies of the
- * marker's GPUs. */
-static void add_window(fm_run_metrics *m, const fm_series *power, int marker_gpu, int decode,
-                       int64_t t0_ns, int64_t t1_ns)
+/* One prefill or decode window from a start/end marker pair. */
+typedef struct phase_window {
+    int64_t t0_ns, t1_ns;
+    int gpu; /* -1: all GPUs */
+} phase_window;
+
+static int compare_windows(const void *a, const void *b)
 {
-    for (int i = 0; i < m->gpus; i++) {
-        if (marker_gpu >= 0 && marker_gpu != i)
-            continue;
-        double e = power[i].n ? fm_series_integrate_held(&power[i], t0_ns, t1_ns, 0, NULL) : NAN;
-        double *slot = decode ? &m->gpu[i].decode_energy_j : &m->gpu[i].prefill_energy_j;
-        *slot = isnan(*slot) ? e : *slot + e;
-    }
+    const phase_window *x = a, *y = b;
+    return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
 }
 
-/* Pairs "start"/"end" markers named prefill or decode (per name and GPU,
- * an end closes the latest open start) and integrates each window. */
-static void marker_phase_energy(fm_run_metrics *m, const fm_series *power, const fm_marker *marks,
-                                size_t count)
+/* Energy of one GPU over the union of the windows that concern it
+ * (overlapping windows, e.g. concurrent requests, count once). Windows
+ * must be sorted by start. NAN if none concerns it (*concerned = 0) or the
+ * GPU has no power data. */
+static double union_energy_j(const fm_series *power, const phase_window *w, size_t count, int gpu,
+                             int *concerned)
 {
+    double energy_j = NAN;
+    *concerned = 0;
+    int64_t open_t0 = 0, open_t1 = 0;
+    int have_open = 0;
+    for (size_t i = 0; i <= count; i++) {
+        int last = i == count;
+        if (!last && w[i].gpu >= 0 && w[i].gpu != gpu)
+            continue;
+        if (!last && have_open && w[i].t0_ns <= open_t1) {
+            open_t1 = w[i].t1_ns > open_t1 ? w[i].t1_ns : open_t1; /* overlaps: extend */
+            continue;
+        }
+        if (have_open) {
+            double e = power->n ? fm_series_integrate_held(power, open_t0, open_t1, 0, NULL) : NAN;
+            energy_j = *concerned ? energy_j + e : e;
+            *concerned = 1;
+        }
+        if (!last) {
+            open_t0 = w[i].t0_ns;
+            open_t1 = w[i].t1_ns;
+            have_open = 1;
+        }
+    }
+    return energy_j;
+}
+
+/* Finds the windows of one phase: each "start" marker of that name is
+ * closed by the first later "end" of the same name, GPU and request (a new
+ * "start" of the same name, GPU and request first leaves it unpaired).
+ * Returns the count; *out malloc'ed (NULL when none or out of memory). */
+static size_t find_windows(const fm_marker *marks, size_t count, const char *phase,
+                           phase_window **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    phase_window *w = NULL;
     for (size_t i = 0; i < count; i++) {
         const fm_marker *start = &marks[i];
-        if (strcmp(start->kind, "start") != 0)
+        if (strcmp(start->kind, "start") != 0 || strcmp(start->name, phase) != 0)
             continue;
-        int decode = !strcmp(start->name, "decode");
-        if (!decode && strcmp(start->name, "prefill") != 0)
-            continue;
-        /* Its end: the first later "end" of the same name and GPU, unless
-         * another "start" of the same name and GPU comes first. */
         for (size_t j = i + 1; j < count; j++) {
             const fm_marker *e = &marks[j];
-            if (strcmp(e->name, start->name) != 0 || e->gpu != start->gpu)
+            if (strcmp(e->name, phase) != 0 || e->gpu != start->gpu || e->request != start->request)
                 continue;
             if (!strcmp(e->kind, "start"))
                 break;
-            if (!strcmp(e->kind, "end")) {
-                add_window(m, power, start->gpu, decode, start->t_ns, e->t_ns);
-                if (decode)
-                    m->decode_windows++;
-                else
-                    m->prefill_windows++;
-                break;
+            if (strcmp(e->kind, "end") != 0)
+                continue;
+            phase_window *grown = realloc(w, (n + 1) * sizeof *grown);
+            if (!grown) {
+                free(w);
+                return 0;
+            }
+            w = grown;
+            w[n++] = (phase_window){.t0_ns = start->t_ns, .t1_ns = e->t_ns, .gpu = start->gpu};
+            break;
+        }
+    }
+    if (n > 1)
+        qsort(w, n, sizeof *w, compare_windows);
+    *out = w;
+    return n;
+}
+
+/* Energy of each GPU in the prefill and decode marker windows. */
+static int marker_phase_energy(fm_run_metrics *m, const fm_series *power, const fm_marker *marks,
+                               size_t count, fm_error *err)
+{
+    static const char *const phases[2] = {"prefill", "decode"};
+    for (int decode = 0; decode < 2; decode++) {
+        phase_window *w;
+        size_t n = find_windows(marks, count, phases[decode], &w);
+        if (n > 0 && !w)
+            return fm_fail(err, FM_ERR_NOMEM, "out of memory pairing markers");
+        /* The run's figure: the sum over the GPUs the windows concern. */
+        double total_j = NAN;
+        int any = 0;
+        for (int i = 0; i < m->gpus && n > 0; i++) {
+            int concerned;
+            double e = union_energy_j(&power[i], w, n, i, &concerned);
+            *(decode ? &m->gpu[i].decode_energy_j : &m->gpu[i].prefill_energy_j) = e;
+            if (concerned) {
+                total_j = any ? total_j + e : e;
+                any = 1;
             }
         }
+        *(decode ? &m->decode_energy_j : &m->prefill_energy_j) = total_j;
+        if (decode)
+            m->decode_windows = (int)n;
+        else
+            m->prefill_windows = (int)n;
+        free(w);
     }
     if (m->prefill_windows + m->decode_windows > 0)
         snprintf(m->phase_source, sizeof m->phase_source, "markers");
+    return FM_OK;
 }
 
 /* Tokens: the override, else the run's count, else the sum of "tokens"
@@ -468,10 +536,6 @@ static void run_totals(fm_run_metrics *m)
         m->duration_s = (double)(m->t1_ns - m->t0_ns) / NS_PER_S;
     }
     m->avg_power_w = m->duration_s > 0 ? m->total_energy_j / m->duration_s : NAN;
-    m->prefill_energy_j =
-        m->prefill_windows ? sum_over_gpus(m, offsetof(fm_gpu_metrics, prefill_energy_j)) : NAN;
-    m->decode_energy_j =
-        m->decode_windows ? sum_over_gpus(m, offsetof(fm_gpu_metrics, decode_energy_j)) : NAN;
 }
 
 static void run_metrics_init(fm_run_metrics *m, const fm_run *run, const fm_metrics_options *opt)
@@ -511,8 +575,9 @@ int fm_metrics_compute(fm_store *st, int64_t run_id, const fm_metrics_options *o
         rc = gpu_metrics(st, run_id, i, &out->gpu[i], &power[i], err);
     if (rc == FM_OK)
         rc = fm_store_load_markers(st, run_id, &marks, &mark_count, err);
+    if (rc == FM_OK)
+        rc = marker_phase_energy(out, power, marks, mark_count, err);
     if (rc == FM_OK) {
-        marker_phase_energy(out, power, marks, mark_count);
         run_totals(out);
         choose_tokens(out, &run, opt, marks, mark_count);
         per_token_figures(out);
