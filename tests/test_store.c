@@ -257,9 +257,27 @@ static void test_round_trip(void **state)
     assert_true(runs[0].id == id2 && runs[1].id == id); /* newest first */
     free(runs);
 
-    /* Times must increase per (run, gpu). */
-    fm_sample back = full_sample(5 * MS, 0);
-    assert_int_equal(fm_store_add_sample(st, id, 0, &back, &err), FM_ERR_USAGE);
+    /* Out-of-order samples are accepted and read back in time order; a
+     * second sample at the same time merges into the row (its valid
+     * readings replace, its missing ones leave the stored values). */
+    fm_sample late = full_sample(2 * MS, 9); /* before everything stored */
+    late.valid = FM_F_ENERGY;
+    add_or_fail(st, id, 0, &late);
+    fm_sample same_time;
+    fm_sample_clear(&same_time, 5 * MS); /* the time of GPU 0's first sample */
+    same_time.valid = FM_F_POWER_AVG | FM_F_UTIL;
+    same_time.power_avg_w = 321.0;
+    same_time.util_pct = 12.0;
+    add_or_fail(st, id, 0, &same_time);
+    assert_int_equal(fm_store_load_samples(st, id, 0, &got, &n, &err), FM_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(got[0].t_ns, 2 * MS);
+    assert_int_equal(got[0].valid, FM_F_ENERGY);
+    assert_int_equal(got[1].t_ns, 5 * MS);
+    assert_int_equal(got[1].valid, FM_F_ALL);
+    assert_true(got[1].power_instant_w == 100.0 && got[1].power_avg_w == 321.0);
+    assert_true(got[1].util_pct == 12.0 && got[1].energy_j == 1000.0);
+    free(got);
 
     assert_int_equal(fm_store_delete_run(st, id, &err), FM_OK);
     assert_int_equal(fm_store_find_run(st, id_text, &run, &err), FM_ERR_NOT_FOUND);

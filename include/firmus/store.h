@@ -77,10 +77,12 @@ int fm_store_add_device(fm_store *st, int64_t run_id, int gpu, const fm_device_i
                         const fm_backend_info *bi, fm_error *err);
 /* Queues a sample; committed in batches (at least once per second): the
  * call commits when the oldest queued sample is >= 0.5 s old or the queue
- * holds 8192 samples, so memory stays bounded. Times must increase per
- * (run, gpu) (FM_ERR_USAGE otherwise). If a commit fails the samples stay
- * queued and the error is returned; a full queue that cannot be committed
- * refuses the new sample. */
+ * holds 8192 samples, so memory stays bounded. Samples may arrive out of
+ * time order (a reader thread of its own, say); a sample with the same
+ * (run, gpu, t_ns) as a stored one is merged into that row: its valid
+ * readings replace the stored ones, its missing ones leave them. If a
+ * commit fails the samples stay queued and the error is returned; a full
+ * queue that cannot be committed refuses the new sample. */
 int fm_store_add_sample(fm_store *st, int64_t run_id, int gpu, const fm_sample *s, fm_error *err);
 /* Commits whatever is queued now. */
 int fm_store_flush(fm_store *st, fm_error *err);

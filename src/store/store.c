@@ -328,7 +328,6 @@ void fm_store_close(fm_store *st)
     if (st->db)
         sqlite3_close(st->db);
     free(st->queue);
-    free(st->last_times);
     free(st->path);
     free(st);
 }

@@ -28,13 +28,6 @@ typedef struct fm_queued_sample {
     fm_sample sample;
 } fm_queued_sample;
 
-/* Last timestamp stored per (run, gpu), to reject non-increasing times. */
-typedef struct fm_last_time {
-    int64_t run_id;
-    int gpu;
-    int64_t t_ns;
-} fm_last_time;
-
 /* Number of fields a sample has (enum fm_field bits 0..7). */
 #define FM_STORE_FIELD_COUNT 8
 
@@ -45,8 +38,6 @@ struct fm_store {
     fm_queued_sample *queue;
     size_t queued;
     int64_t oldest_queued_ns; /* CLOCK_MONOTONIC when the oldest queued sample arrived */
-    fm_last_time *last_times;
-    size_t last_time_count, last_time_cap;
     /* prepared statements, made on first use and reused */
     sqlite3_stmt *insert_sample;
     sqlite3_stmt *update_end;

@@ -88,7 +88,18 @@ static int insert_queue(fm_store *st, fm_error *err)
         int rc = fm_store_prepare(st, &st->insert_sample,
                                   "INSERT INTO samples(run_id, gpu, t_ns, power_instant_w,"
                                   " power_avg_w, energy_j, temp_c, sm_clock_mhz, util_pct,"
-                                  " mem_used_bytes, clock_events) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                  " mem_used_bytes, clock_events) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                                  " ON CONFLICT (run_id, gpu, t_ns) DO UPDATE SET"
+                                  " power_instant_w = coalesce(excluded.power_instant_w,"
+                                  " power_instant_w),"
+                                  " power_avg_w = coalesce(excluded.power_avg_w, power_avg_w),"
+                                  " energy_j = coalesce(excluded.energy_j, energy_j),"
+                                  " temp_c = coalesce(excluded.temp_c, temp_c),"
+                                  " sm_clock_mhz = coalesce(excluded.sm_clock_mhz, sm_clock_mhz),"
+                                  " util_pct = coalesce(excluded.util_pct, util_pct),"
+                                  " mem_used_bytes = coalesce(excluded.mem_used_bytes,"
+                                  " mem_used_bytes),"
+                                  " clock_events = coalesce(excluded.clock_events, clock_events)",
                                   err);
         if (rc)
             return rc;
@@ -121,42 +132,11 @@ int fm_store_flush(fm_store *st, fm_error *err)
     return FM_OK;
 }
 
-/* The last stored time of (run, gpu), or NULL when none yet; with
- * create = 1 a new entry is made. */
-static fm_last_time *last_time_slot(fm_store *st, int64_t run_id, int gpu, int create)
-{
-    for (size_t i = 0; i < st->last_time_count; i++)
-        if (st->last_times[i].run_id == run_id && st->last_times[i].gpu == gpu)
-            return &st->last_times[i];
-    if (!create)
-        return NULL;
-    if (st->last_time_count == st->last_time_cap) {
-        size_t new_cap = st->last_time_cap ? st->last_time_cap * 2 : 16;
-        fm_last_time *grown = realloc(st->last_times, new_cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        st->last_times = grown;
-        st->last_time_cap = new_cap;
-    }
-    fm_last_time *slot = &st->last_times[st->last_time_count++];
-    slot->run_id = run_id;
-    slot->gpu = gpu;
-    slot->t_ns = INT64_MIN;
-    return slot;
-}
-
 int fm_store_add_sample(fm_store *st, int64_t run_id, int gpu, const fm_sample *s, fm_error *err)
 {
     if (gpu < 0)
         return fm_fail(err, FM_ERR_USAGE, "%s: sample for GPU %d of run %lld: no such GPU",
                        st->path, gpu, (long long)run_id);
-    fm_last_time *last = last_time_slot(st, run_id, gpu, 1);
-    if (!last)
-        return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory", st->path);
-    if (s->t_ns <= last->t_ns)
-        return fm_fail(err, FM_ERR_USAGE,
-                       "%s: run %lld GPU %d: sample time %lld ns not after the previous (%lld ns)",
-                       st->path, (long long)run_id, gpu, (long long)s->t_ns, (long long)last->t_ns);
     if (st->queued == FM_STORE_QUEUE_CAP) {
         int rc = fm_store_flush(st, err);
         if (rc)
@@ -169,7 +149,6 @@ int fm_store_add_sample(fm_store *st, int64_t run_id, int gpu, const fm_sample *
     st->queue[st->queued].gpu = gpu;
     st->queue[st->queued].sample = *s;
     st->queued++;
-    last->t_ns = s->t_ns;
     if (st->queued == FM_STORE_QUEUE_CAP || now_ns - st->oldest_queued_ns >= FM_STORE_COMMIT_AGE_NS)
         return fm_store_flush(st, err);
     return FM_OK;
