@@ -481,8 +481,11 @@ static void recording_text(const show_context *c)
     printf("Recording metadata\n");
     if (c->meta_count == 0)
         printf("  %s (none stored)\n", FM_CLI_UNAVAILABLE);
+    int width = 22; /* as the other sections, wider for long keys */
     for (size_t i = 0; i < c->meta_count; i++)
-        line(c->meta[i].key, c->meta[i].value);
+        width = (int)strlen(c->meta[i].key) > width ? (int)strlen(c->meta[i].key) : width;
+    for (size_t i = 0; i < c->meta_count; i++)
+        printf("  %-*s %s\n", width, c->meta[i].key, c->meta[i].value);
 }
 
 static json_t *recording_json(const show_context *c)
