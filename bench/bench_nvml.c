@@ -115,15 +115,14 @@ static void latency_of(fm_sensor *s, int gpu, uint32_t fields, const char *label
 
 static void run_latency(fm_sensor *s, const fm_device_info *d, const bench_opts *o)
 {
-    static const enum fm_field fields[] = {FM_F_POWER_INSTANT, FM_F_POWER_AVG, FM_F_ENERGY,
-                                           FM_F_TEMP,          FM_F_SM_CLOCK,  FM_F_UTIL,
+    static const enum fm_field fields[] = {FM_F_POWER_INSTANT, FM_F_POWER_AVG,   FM_F_ENERGY,
+                                           FM_F_TEMP,          FM_F_SM_CLOCK,    FM_F_UTIL,
                                            FM_F_MEM_USED,      FM_F_CLOCK_EVENTS};
     printf("read() latency, %d back-to-back calls each:\n", o->latency_reads);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (d->supported & fields[i])
             latency_of(s, o->gpu, fields[i], fm_field_name(fields[i]), o->latency_reads);
-    latency_of(s, o->gpu, d->supported & FM_F_POWER_ALL, "all power readings",
-               o->latency_reads);
+    latency_of(s, o->gpu, d->supported & FM_F_POWER_ALL, "all power readings", o->latency_reads);
     latency_of(s, o->gpu, d->supported, "all supported readings", o->latency_reads);
 }
 

@@ -611,8 +611,10 @@ static int nvml_read(fm_backend *b, int index, uint32_t fields, fm_sample *out, 
         return fm_fail(err, FM_ERR_NOT_FOUND, "no GPU %d (NVML reports %d)", index, b->gpu_count);
     nvml_gpu *gpu = &b->gpus[index];
     fm_sample_clear(out, 0);
-    if (gpu->lost)
+    if (gpu->lost) {
+        out->t_ns = fm_monotonic_ns();
         return lost_error(gpu, err);
+    }
     if (!gpu->have_handle)
         return fm_fail(err, FM_ERR, "GPU %d: NVML gave no handle for it at open", index);
     uint32_t want = fields & gpu->info.supported;

@@ -83,7 +83,8 @@ enum fake_fault fake_draw_fault(int zero_allowed);
 /* Error code of a transient failure (lock held): mostly NOT_SUPPORTED, as
  * seen in practice, sometimes UNKNOWN. */
 nvml_return fake_transient_code(void);
-/* Sleeps FAKENVML_SLOW_US (call without the lock). */
-void fake_slow_call(void);
+/* Sleeps FAKENVML_SLOW_US, plus FAKENVML_ENERGY_SLOW_US when `energy_call`
+ * (call without the lock). */
+void fake_slow_call(int energy_call);
 
 #endif

@@ -250,7 +250,7 @@ static void fill_field(int gpu, nvml_field_value *fv)
 
 nvml_return nvmlDeviceGetFieldValues(nvml_device device, int count, nvml_field_value *values)
 {
-    fake_slow_call();
+    fake_slow_call(0);
     int gpu;
     nvml_return r = fake_begin(device, &gpu);
     if (r != NVML_RET_SUCCESS)
@@ -268,7 +268,7 @@ nvml_return nvmlDeviceGetFieldValues(nvml_device device, int count, nvml_field_v
 
 nvml_return nvmlDeviceGetPowerUsage(nvml_device device, unsigned int *power_mw)
 {
-    fake_slow_call();
+    fake_slow_call(0);
     int gpu;
     nvml_return r = fake_begin(device, &gpu);
     if (r != NVML_RET_SUCCESS)
@@ -290,7 +290,7 @@ nvml_return nvmlDeviceGetPowerUsage(nvml_device device, unsigned int *power_mw)
 
 nvml_return nvmlDeviceGetTotalEnergyConsumption(nvml_device device, unsigned long long *energy_mj)
 {
-    fake_slow_call();
+    fake_slow_call(1);
     int gpu;
     nvml_return r = fake_begin(device, &gpu);
     if (r != NVML_RET_SUCCESS)

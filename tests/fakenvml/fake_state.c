@@ -80,6 +80,7 @@ static void read_config(fake_config *cfg)
     cfg->lost_gpu = (int)env_number("FAKENVML_LOST_GPU", -1);
     cfg->lost_after_ns = (int64_t)(env_number("FAKENVML_LOST_AFTER_MS", 0) * 1e6);
     cfg->slow_us = (long)env_number("FAKENVML_SLOW_US", 0);
+    cfg->energy_slow_us = (long)env_number("FAKENVML_ENERGY_SLOW_US", 0);
     cfg->init_error = (int)env_number("FAKENVML_INIT_ERROR", 0);
 }
 
@@ -234,10 +235,10 @@ nvml_return fake_transient_code(void)
     return next_uniform(&state.fault_rng) < 2.0 / 3.0 ? NVML_RET_NOT_SUPPORTED : NVML_RET_UNKNOWN;
 }
 
-void fake_slow_call(void)
+void fake_slow_call(int energy_call)
 {
     pthread_mutex_lock(&state.lock);
-    long slow_us = state.cfg.slow_us;
+    long slow_us = state.cfg.slow_us + (energy_call ? state.cfg.energy_slow_us : 0);
     pthread_mutex_unlock(&state.lock);
     if (slow_us > 0)
         usleep((useconds_t)slow_us);
