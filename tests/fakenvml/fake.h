@@ -38,6 +38,7 @@ typedef struct fake_config {
     int lost_gpu;            /* FAKENVML_LOST_GPU (-1: none) */
     int64_t lost_after_ns;   /* FAKENVML_LOST_AFTER_MS */
     long slow_us;            /* FAKENVML_SLOW_US: sleep in each power call */
+    long energy_slow_us;     /* FAKENVML_ENERGY_SLOW_US: extra sleep in the energy call */
     int init_error;          /* FAKENVML_INIT_ERROR: nvmlInit returns this code */
 } fake_config;
 
