@@ -172,47 +172,48 @@ static nvml_return call_clock_events(const fm_nvml_library *lib, nvml_device dev
 
 /* ------------------------------------------------------------- probing */
 
+/* Calls the NVML function behind one reading once; FUNCTION_NOT_FOUND when
+ * the library lacks it. The value read is thrown away. */
+static nvml_return try_field_once(const fm_nvml_library *lib, const nvml_gpu *gpu, uint32_t field)
+{
+    double number = 0;
+    uint64_t bits = 0;
+    switch (field) {
+    case FM_F_POWER_INSTANT:
+        return lib->get_field_values ? call_instant_mw(lib, gpu->handle, &number)
+                                     : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_POWER_AVG:
+        return lib->get_power_usage ? call_avg_mw(lib, gpu->handle, &number)
+                                    : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_ENERGY:
+        return lib->get_total_energy ? call_energy_mj(lib, gpu->handle, &number)
+                                     : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_TEMP:
+        return call_temp_c(lib, gpu->handle, gpu->temp_call, &number);
+    case FM_F_SM_CLOCK:
+        return lib->get_clock_info ? call_sm_clock(lib, gpu->handle, &number)
+                                   : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_UTIL:
+        return lib->get_utilization ? call_util(lib, gpu->handle, &number)
+                                    : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_MEM_USED:
+        return lib->get_memory_info ? call_mem_used(lib, gpu->handle, &bits)
+                                    : NVML_RET_FUNCTION_NOT_FOUND;
+    case FM_F_CLOCK_EVENTS:
+        return lib->get_clock_events ? call_clock_events(lib, gpu->handle, &bits)
+                                     : NVML_RET_FUNCTION_NOT_FOUND;
+    }
+    return NVML_RET_NOT_SUPPORTED;
+}
+
 /* Tries one reading up to PROBE_ATTEMPTS times. Returns SUCCESS as soon as
- * one works, GPU_IS_LOST at once, else the last failure. */
-static nvml_return probe_field(const fm_nvml_library *lib, nvml_gpu *gpu, uint32_t field)
+ * one works, GPU_IS_LOST or FUNCTION_NOT_FOUND at once, else the last
+ * failure. */
+static nvml_return probe_field(const fm_nvml_library *lib, const nvml_gpu *gpu, uint32_t field)
 {
     nvml_return r = NVML_RET_NOT_SUPPORTED;
     for (int attempt = 0; attempt < PROBE_ATTEMPTS; attempt++) {
-        double number = 0;
-        uint64_t bits = 0;
-        switch (field) {
-        case FM_F_POWER_INSTANT:
-            r = lib->get_field_values ? call_instant_mw(lib, gpu->handle, &number)
-                                      : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_POWER_AVG:
-            r = lib->get_power_usage ? call_avg_mw(lib, gpu->handle, &number)
-                                     : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_ENERGY:
-            r = lib->get_total_energy ? call_energy_mj(lib, gpu->handle, &number)
-                                      : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_TEMP:
-            r = call_temp_c(lib, gpu->handle, gpu->temp_call, &number);
-            break;
-        case FM_F_SM_CLOCK:
-            r = lib->get_clock_info ? call_sm_clock(lib, gpu->handle, &number)
-                                    : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_UTIL:
-            r = lib->get_utilization ? call_util(lib, gpu->handle, &number)
-                                     : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_MEM_USED:
-            r = lib->get_memory_info ? call_mem_used(lib, gpu->handle, &bits)
-                                     : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        case FM_F_CLOCK_EVENTS:
-            r = lib->get_clock_events ? call_clock_events(lib, gpu->handle, &bits)
-                                      : NVML_RET_FUNCTION_NOT_FOUND;
-            break;
-        }
+        r = try_field_once(lib, gpu, field);
         if (r == NVML_RET_SUCCESS || r == NVML_RET_GPU_IS_LOST || r == NVML_RET_FUNCTION_NOT_FOUND)
             return r;
     }
