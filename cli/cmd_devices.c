@@ -27,7 +27,7 @@ static void usage(FILE *out)
                  "then the driver and NVML versions. --json prints the same as a JSON\n"
                  "document (format in docs/NVML.md).\n\noptions:\n"
                  "  --json            print JSON instead of the table\n");
-    fm_cli_backend_options_help(out);
+    fm_cli_backend_options_help(out, "nvml");
     fprintf(out, "  --help            this text\n\n"
                  "exit codes: 0 ok, 2 bad option, 3 NVIDIA library not found, 1 other failure\n");
 }

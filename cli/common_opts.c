@@ -140,14 +140,16 @@ int fm_cli_backend_opts_check(const char *cmd, const fm_cli_backend_opts *o)
     return FM_OK;
 }
 
-void fm_cli_backend_options_help(FILE *out)
+void fm_cli_backend_options_help(FILE *out, const char *default_backend)
 {
-    fprintf(out, "  --backend NAME    nvml (NVIDIA GPUs through libnvidia-ml.so.1, the default)\n"
-                 "                    or sim (built-in simulated GPUs)\n"
-                 "  --library PATH    nvml: load this NVML library instead of libnvidia-ml.so.1\n"
-                 "                    (also: environment variable FIRMUS_NVML_LIBRARY)\n"
-                 "  --gpus N          sim: number of simulated GPUs (default 1)\n"
-                 "  --preset NAME     sim: model preset (default Qwen3-32B)\n"
-                 "  --seed N          sim: random seed (default 1)\n"
-                 "  --pattern NAME    sim: single (one request) or serving (random arrivals)\n");
+    fprintf(out,
+            "  --backend NAME    nvml (NVIDIA GPUs through libnvidia-ml.so.1) or sim\n"
+            "                    (built-in simulated GPUs); default %s\n"
+            "  --library PATH    nvml: load this NVML library instead of libnvidia-ml.so.1\n"
+            "                    (also: environment variable FIRMUS_NVML_LIBRARY)\n"
+            "  --gpus N          sim: number of simulated GPUs (default 1)\n"
+            "  --preset NAME     sim: model preset (default Qwen3-32B)\n"
+            "  --seed N          sim: random seed (default 1)\n"
+            "  --pattern NAME    sim: single (one request) or serving (random arrivals)\n",
+            default_backend);
 }

@@ -33,8 +33,9 @@ int fm_cli_backend_option(const char *cmd, int argc, char **argv, int *i, fm_cli
  * FM_OK, or FM_ERR_USAGE after printing a one-line error. */
 int fm_cli_backend_opts_check(const char *cmd, const fm_cli_backend_opts *o);
 
-/* Prints the help lines of the backend options. */
-void fm_cli_backend_options_help(FILE *out);
+/* Prints the help lines of the backend options; `default_backend` is named
+ * as the default. */
+void fm_cli_backend_options_help(FILE *out, const char *default_backend);
 
 /* Strict number parsers: the whole text must be a number in range. 0 on
  * success, -1 otherwise. */
