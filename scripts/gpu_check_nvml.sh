@@ -3,9 +3,11 @@
 # lent H100/H200 of this project; never run in CI). Uses binaries built
 # elsewhere with static deps:
 #   cmake -S . -B build-gpu -DFIRMUS_STATIC_DEPS=ON -DCMAKE_BUILD_TYPE=Release
-#   cmake --build build-gpu --target firmus_cli bench_nvml
+#   cmake --build build-gpu --target firmus_cli bench_nvml bench_nvml_calls
+# and copied with this script into an ignored folder of the checkout the
+# device tool sends (e.g. .gpu-bundle/nvml/{firmus,bench/...}).
 # Steps: nvidia-smi's view for comparison; `firmus devices` (text, JSON);
-# read() latency per reading; a 12 s trace at 5 ms with a ~4 s bf16 matrix
+# read() latency per reading; raw NVML call costs; a 12 s trace at 5 ms with a ~4 s bf16 matrix
 # load (PyTorch) in the middle, to see the instant value, the 1 s average
 # and the energy counter react to a step. Results go to $OUT (or /tmp).
 # It changes no GPU setting.
@@ -29,6 +31,9 @@ echo "exit $?"
 
 echo "== latency"
 "$build/bench/bench_nvml" --latency 2000 --seconds 0 2>&1 | tee "$out/latency.txt"
+
+echo "== raw calls"
+"$build/bench/bench_nvml_calls" 2>&1 | tee "$out/raw_calls.txt"
 
 echo "== trace with a load step"
 rm -f /tmp/nvml-load-ready
