@@ -79,7 +79,10 @@ cmake --build "$build" -j "$jobs" --target firmus_cli > "$build/build.log" 2>&1 
   exit 1
 }
 
-rm -rf "$bundle"
+# replace only what this script puts there (others may keep files in the
+# same folder, e.g. .gpu-bundle/nvml from scripts/gpu_check_nvml.sh)
+rm -rf "$bundle/firmus" "$bundle/bench" "$bundle/workloads" "$bundle/scripts" \
+  "$bundle/README.txt" "$bundle/BUILD-INFO.txt" "$bundle/ldd.txt"
 mkdir -p "$bundle/bench" "$bundle/workloads" "$bundle/scripts"
 cp "$build/firmus" "$bundle/firmus"
 strip "$bundle/firmus" 2> /dev/null || true
