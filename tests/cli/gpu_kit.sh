@@ -15,6 +15,12 @@ build_dir="${FIRMUS_BUILD_DIR:-}"
 command -v python3 > /dev/null || { echo "skip: no python3"; exit 77; }
 [ -x "$bin" ] || { echo "skip: no firmus binary"; exit 77; }
 [ -f "$fake_dir/libnvidia-ml.so.1" ] || { echo "skip: no fake NVML in '$fake_dir'"; exit 77; }
+for cmd in record devices; do
+  if "$bin" "$cmd" --help 2>&1 | grep -q "not built yet"; then
+    echo "skip: firmus $cmd is not built in this tree"
+    exit 77
+  fi
+done
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
