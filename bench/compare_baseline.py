@@ -19,6 +19,9 @@ cycle: idle, ramp, prefill, decode, fall, idle), then measures for each:
     (its best source for windows >= 1 s), also its integrated instant power;
     baseline = trapezoid of nvmlDeviceGetPowerUsage (as the original did);
     truth = the simulator's true energy over each method's own window;
+  - energy error per phase: the prefill burst (ramp + prefill plateau) and
+    the decode of the sim's schedule, trapezoid of firmus's instant power /
+    of the baseline's GetPowerUsage inside the window vs the true energy;
   - ramp-rate error vs truth: the 10-90 % rise rate of the edge into
     prefill, from firmus's instant power (field 186) and from the baseline's
     GetPowerUsage (the 1 s average), vs the preset's true ramp (W/s).
@@ -126,6 +129,26 @@ def sim_s(t_ns_list, sim_t0_ns):
     return [(t - sim_t0_ns) / 1e9 for t in t_ns_list]
 
 
+def phase_windows(cfg):
+    """The sim's true single-request schedule (sim time, s): the prefill
+    burst (ramp + prefill plateau) and the decode."""
+    ramp_s = (cfg["preset"]["prefill_peak_w"] - cfg["idle_power_w"]) / cfg["preset"]["ramp_w_per_s"]
+    burst = (cfg["lead_idle_s"], cfg["lead_idle_s"] + ramp_s + cfg["prefill_s"])
+    decode = (burst[1], burst[1] + cfg["decode_s"])
+    return {"prefill_burst": burst, "decode": decode}
+
+
+def window_error(t, p, window, truth, gpu):
+    """Relative error of the trapezoid energy of (t, p) inside a sim-time
+    window vs the true energy of the same window."""
+    pairs = [(ti, v) for ti, v in ps.clean_pairs(t, p) if window[0] <= ti <= window[1]]
+    if len(pairs) < 2:
+        return None
+    est = ps.trapezoid([x[0] for x in pairs], [x[1] for x in pairs])
+    true_j = truth.true_energy_between_j(gpu, int(pairs[0][0] * 1e9), int(pairs[-1][0] * 1e9))
+    return ps.rel_error(est, true_j)
+
+
 def ramp_window(cfg):
     ramp_s = (cfg["preset"]["prefill_peak_w"] - cfg["idle_power_w"]) / cfg["preset"]["ramp_w_per_s"]
     return cfg["lead_idle_s"], ramp_s + cfg["prefill_s"] + 1.2
@@ -134,7 +157,9 @@ def ramp_window(cfg):
 def evaluate_firmus(run, sim_t0_ns, truth, cfg, interval_s):
     edge_s, after_s = ramp_window(cfg)
     true_ramp = cfg["preset"]["ramp_w_per_s"]
-    out = {"gpus": {}, "meta_cpu_us_per_sample": gpu_summary._float(run.meta.get("record.cpu_us_per_sample"))}
+    out = {"gpus": {}, "meta_cpu_us_per_sample": gpu_summary._float(run.meta.get("record.cpu_us_per_sample")),
+           "meta_jitter_us": [gpu_summary._float(run.meta.get("record.jitter_%s_us" % q)) for q in ("p50", "p99", "max")],
+           "meta_missed_ticks": gpu_summary._float(run.meta.get("record.missed_ticks"))}
     e_sum = e_inst_sum = t_sum = 0.0
     for gpu, cols in sorted(run.samples.items()):
         t = sim_s(cols["t_ns"], sim_t0_ns)
@@ -152,6 +177,8 @@ def evaluate_firmus(run, sim_t0_ns, truth, cfg, interval_s):
             "ramp_w_per_s": ramp["rate_w_per_s"] if ramp else None,
             "ramp_error": ps.rel_error(ramp["rate_w_per_s"] if ramp else None, true_ramp),
         }
+        for name, window in phase_windows(cfg).items():
+            out["gpus"][gpu][name + "_energy_error"] = window_error(t, cols["power_instant_w"], window, truth, gpu)
         e_sum += counter_j or 0.0
         e_inst_sum += inst_j
         t_sum += true_j
@@ -180,6 +207,8 @@ def evaluate_baseline(summary, csv_path, truth, cfg, interval_s):
             "ramp_w_per_s": ramp["rate_w_per_s"] if ramp else None,
             "ramp_error": ps.rel_error(ramp["rate_w_per_s"] if ramp else None, true_ramp),
         }
+        for name, window in phase_windows(cfg).items():
+            out["gpus"][gpu][name + "_energy_error"] = window_error(t, cols["power_w"], window, truth, gpu)
         e_sum += e_j
         t_sum += true_j
     out["samples"] = sum(g["samples"] for g in out["gpus"].values())
@@ -256,7 +285,9 @@ METRICS = [
     ("jitter p99 (us)", lambda m: g0(m, "jitter_p99_us"), "%.0f"),
     ("jitter max (us)", lambda m: g0(m, "jitter_max_us"), "%.0f"),
     ("drift over the run (ms)", lambda m: g0(m, "drift_ms"), "%.1f"),
-    ("energy error vs truth (%)", lambda m: pct_abs(m.get("energy_error")), "%.3f"),
+    ("energy error vs truth, whole run (%)", lambda m: pct_abs(m.get("energy_error")), "%.3f"),
+    ("energy error, prefill burst (%, median over GPUs of the magnitude)", lambda m: median_gpu_abs(m, "prefill_burst_energy_error"), "%.2f"),
+    ("energy error, decode (%, median over GPUs of the magnitude)", lambda m: median_gpu_abs(m, "decode_energy_error"), "%.2f"),
     ("ramp-rate error vs truth (%, median over GPUs)", lambda m: median_gpu(m, "ramp_error", pct=True), "%.1f"),
 ]
 
@@ -279,6 +310,11 @@ def g0(m, key):
     gpus = m.get("gpus") or {}
     first = gpus.get(0) or gpus.get("0")
     return (first or {}).get("timing", {}).get(key)
+
+
+def median_gpu_abs(m, key):
+    vals = [abs(g.get(key)) for g in (m.get("gpus") or {}).values() if g.get(key) is not None]
+    return 100.0 * statistics.median(vals) if vals else None
 
 
 def pct_abs(x):
@@ -322,7 +358,12 @@ def render(results, args):
                 ratio_text = ratio_cell(f, b, DRIFT_FLOOR_MS if label.startswith("drift") else 0.0)
             lines.append("| %s | %s | %s | %s |" % (label, fmt(f, spec), fmt(b, spec), ratio_text))
         f_inst = med([pct_abs(r["firmus"].get("energy_instant_error")) for r in ok])
-        lines += ["", "firmus integrated instant power (not its reported energy): |error| %s %%." % fmt(f_inst, "%.3f"), ""]
+        own = [r["firmus"].get("meta_jitter_us") or [None] * 3 for r in ok]
+        missed = med([r["firmus"].get("meta_missed_ticks") for r in ok])
+        lines += ["", "firmus's own figures: lateness behind its deadlines p50/p99/max %s / %s / %s us, missed ticks %s; "
+                  "integrated instant power over the whole run |error| %s %%." %
+                  (fmt(med([o[0] for o in own]), "%.0f"), fmt(med([o[1] for o in own]), "%.0f"),
+                   fmt(med([o[2] for o in own]), "%.0f"), fmt(missed, "%.0f"), fmt(f_inst, "%.3f")), ""]
         for r in rs:
             for who in ("firmus", "baseline"):
                 if who + "_error" in r:
