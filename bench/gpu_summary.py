@@ -488,6 +488,8 @@ def render_markdown(s):
     dev = s.get("devices") or {}
     if dev.get("devices"):
         lines += ["## Devices", ""]
+        d0 = dev["devices"][0]
+        lines.append("- driver %s, NVML %s, library %s" % (d0.get("driver_version"), d0.get("nvml_version"), d0.get("library_path")))
         for d in dev["devices"]:
             lines.append("- GPU %s: %s (%s), supports %s; instant from %s, average from %s, energy from %s" % (
                 d.get("gpu"), d.get("name"), d.get("arch"), d.get("supported_names"),
