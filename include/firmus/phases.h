@@ -78,6 +78,17 @@ void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t star
 int fm_phases_detect_signal(const fm_phase_signal *sig, const fm_phase_params *p, fm_segment **out,
                             size_t *count, fm_error *err);
 
+
+/* fm_phases_from_markers on a prepared signal. Markers whose gpu is
+ * neither -1 nor `gpu` are ignored (gpu = -1 takes all). */
+int fm_phases_from_markers_signal(const fm_phase_signal *sig, const fm_marker *markers,
+                                  size_t n_markers, int gpu, fm_segment **out, size_t *count,
+                                  fm_error *err);
+/* 1 if any marker names a phase (start/end of idle, ramp, prefill, decode, fall). */
+int fm_markers_have_phases(const fm_marker *markers, size_t n_markers);
+/* Integral (J) of the prepared signal over [t0_ns, t1_ns] (piecewise linear). */
+double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns);
+
 /* How far one segmentation is from another taken as truth: the fraction of
  * the truth's time given the same phase, and the median and 95th
  * percentile of |boundary error| (each true boundary between two different

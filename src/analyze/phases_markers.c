@@ -83,40 +83,55 @@ static int push_segment(fm_segment **seg, size_t *n, size_t *cap, fm_phase phase
     return FM_OK;
 }
 
-int fm_phases_from_markers(const fm_series *power_w, const fm_marker *markers, size_t n_markers,
-                           fm_segment **out, size_t *count, fm_error *err)
+int fm_markers_have_phases(const fm_marker *markers, size_t n_markers)
+{
+    for (size_t i = 0; i < n_markers; i++)
+        if (!strcmp(markers[i].kind, "start") && fm_phase_from_name(markers[i].name) >= 0)
+            return 1;
+    return 0;
+}
+
+int fm_phases_from_markers_signal(const fm_phase_signal *sig, const fm_marker *markers,
+                                  size_t n_markers, int gpu, fm_segment **out, size_t *count,
+                                  fm_error *err)
 {
     *out = NULL;
     *count = 0;
-    fm_phase_signal sig;
-    int rc = fm_phase_signal_prepare(power_w, &sig, err);
-    if (rc)
-        return rc;
+    int rc = FM_OK;
+    fm_marker *mine = malloc((n_markers ? n_markers : 1) * sizeof *mine);
     interval *iv = NULL;
-    size_t n_iv = 0, n = 0, cap = 0;
+    size_t n_mine = 0, n_iv = 0, n = 0, cap = 0;
     fm_segment *seg = NULL;
-    if ((rc = marker_intervals(markers, n_markers, sig.t_last_ns, &iv, &n_iv)))
-        goto done;
-    if (n_iv == 0) {
-        rc = fm_fail(err, FM_ERR_NOT_FOUND,
-                     "no phase markers (start/end of idle, ramp, "
-                     "prefill, decode or fall)");
+    if (!mine) {
+        rc = FM_ERR_NOMEM;
         goto done;
     }
-    int64_t cursor = sig.t_first_ns;
+    for (size_t i = 0; i < n_markers; i++)
+        if (gpu < 0 || markers[i].gpu < 0 || markers[i].gpu == gpu)
+            mine[n_mine++] = markers[i];
+    if ((rc = marker_intervals(mine, n_mine, sig->t_last_ns, &iv, &n_iv)))
+        goto done;
+    if (n_iv == 0) {
+        rc = fm_fail(err, FM_ERR_NOT_FOUND, "no phase markers (start/end of idle, ramp, "
+                                            "prefill, decode or fall)");
+        goto done;
+    }
+    int64_t cursor = sig->t_first_ns;
     for (size_t i = 0; i < n_iv; i++) {
         int64_t s = iv[i].start_ns < cursor ? cursor : iv[i].start_ns;
-        int64_t e = iv[i].end_ns > sig.t_last_ns ? sig.t_last_ns : iv[i].end_ns;
+        int64_t e = iv[i].end_ns > sig->t_last_ns ? sig->t_last_ns : iv[i].end_ns;
+        if (s > sig->t_last_ns)
+            s = sig->t_last_ns;
         if ((rc = push_segment(&seg, &n, &cap, FM_PHASE_IDLE, cursor, s)) ||
             (rc = push_segment(&seg, &n, &cap, iv[i].phase, s, e)))
             goto done;
         if (e > cursor)
             cursor = e;
     }
-    if ((rc = push_segment(&seg, &n, &cap, FM_PHASE_IDLE, cursor, sig.t_last_ns)))
+    if ((rc = push_segment(&seg, &n, &cap, FM_PHASE_IDLE, cursor, sig->t_last_ns)))
         goto done;
     for (size_t i = 0; i < n; i++)
-        fm_segment_measure(&sig, seg[i].phase, seg[i].start_ns, seg[i].end_ns, &seg[i]);
+        fm_segment_measure(sig, seg[i].phase, seg[i].start_ns, seg[i].end_ns, &seg[i]);
     *out = seg;
     *count = n;
     seg = NULL;
@@ -125,6 +140,18 @@ done:
         fm_fail(err, rc, "phases from markers: out of memory");
     free(seg);
     free(iv);
+    free(mine);
+    return rc;
+}
+
+int fm_phases_from_markers(const fm_series *power_w, const fm_marker *markers, size_t n_markers,
+                           fm_segment **out, size_t *count, fm_error *err)
+{
+    fm_phase_signal sig;
+    int rc = fm_phase_signal_prepare(power_w, &sig, err);
+    if (rc)
+        return rc;
+    rc = fm_phases_from_markers_signal(&sig, markers, n_markers, -1, out, count, err);
     fm_phase_signal_free(&sig);
     return rc;
 }

@@ -168,6 +168,11 @@ static double integrate_linear(const fm_phase_signal *sig, int64_t t0, int64_t t
     return sum;
 }
 
+double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns)
+{
+    return sig->n ? integrate_linear(sig, t0_ns, t1_ns) : 0.0;
+}
+
 void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t start_ns,
                         int64_t end_ns, fm_segment *out)
 {
