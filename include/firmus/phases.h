@@ -60,12 +60,22 @@ typedef struct fm_phase_signal {
     int64_t *t_ns;
     double *v;
     int64_t shift_ns;   /* how far points were moved back */
+    int64_t window_ns;  /* the sensor averaging window assumed (0: point samples) */
     int64_t t_first_ns; /* first and last raw sample */
     int64_t t_last_ns;
     int64_t poll_ns;   /* median polling interval of the raw series */
     int64_t period_ns; /* estimated sensor update period (0 if unknown) */
 } fm_phase_signal;
 int fm_phase_signal_prepare(const fm_series *power_w, fm_phase_signal *out, fm_error *err);
+/* The same, for a sensor that reports the mean over `window_s` ending at its
+ * publication (NVML instant on H100/H200: 0.025 s, nvml.md; the 1 s average:
+ * 1.0 s; 0 = treat readings as point samples): points are also moved back
+ * by window_s / 2, to the middle of what the sensor saw.
+ * fm_phase_signal_prepare uses FM_INSTANT_WINDOW_S. */
+#define FM_INSTANT_WINDOW_S 0.025
+#define FM_AVG_WINDOW_S 1.0
+int fm_phase_signal_prepare_window(const fm_series *power_w, double window_s, fm_phase_signal *out,
+                                   fm_error *err);
 void fm_phase_signal_free(fm_phase_signal *sig);
 
 /* Characteristics of [start_ns, end_ns) of a prepared signal (avg =
@@ -77,7 +87,6 @@ void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t star
 /* Detection on a prepared signal (fm_phases_detect prepares one itself). */
 int fm_phases_detect_signal(const fm_phase_signal *sig, const fm_phase_params *p, fm_segment **out,
                             size_t *count, fm_error *err);
-
 
 /* fm_phases_from_markers on a prepared signal. Markers whose gpu is
  * neither -1 nor `gpu` are ignored (gpu = -1 takes all). */

@@ -17,15 +17,15 @@ extern "C" {
 #endif
 
 typedef struct fm_profile_options {
-    int gpu;                   /* GPU whose watts form power_trace (default 0) */
-    double resolution_s;       /* trace grid; 0 = automatic (fm_profile_auto_resolution_s) */
-    const char *model_name;    /* NULL = the run's model (else its name) */
-    double model_params;       /* NAN = the run's */
-    const char *gpu_platform;  /* NULL = from the device name ("H200", "H100", ...) */
-    const char *cooling_type;  /* NULL = "unknown" */
-    int ignore_markers;        /* 1 = phases from power only even when markers exist */
-    fm_phase_params phases;    /* detection thresholds (per GPU; x GPU count for the aggregate) */
-    double tokens_per_query;   /* for wh_per_1k_queries; default 100 */
+    int gpu;                  /* GPU whose watts form power_trace (default 0) */
+    double resolution_s;      /* trace grid; 0 = automatic (fm_profile_auto_resolution_s) */
+    const char *model_name;   /* NULL = the run's model (else its name) */
+    double model_params;      /* NAN = the run's */
+    const char *gpu_platform; /* NULL = from the device name ("H200", "H100", ...) */
+    const char *cooling_type; /* NULL = "unknown" */
+    int ignore_markers;       /* 1 = phases from power only even when markers exist */
+    fm_phase_params phases;   /* detection thresholds (per GPU; x GPU count for the aggregate) */
+    double tokens_per_query;  /* for wh_per_1k_queries; default 100 */
 } fm_profile_options;
 void fm_profile_options_default(fm_profile_options *o);
 
@@ -46,8 +46,8 @@ typedef struct fm_thermal_fit {
     int ok;
     double tau_s;
     double t_inf_c;
-    double t_start_c;           /* fitted T at t0 */
-    double rise_rate_c_per_s;   /* initial slope (T_inf - T_0) / tau */
+    double t_start_c;         /* fitted T at t0 */
+    double rise_rate_c_per_s; /* initial slope (T_inf - T_0) / tau */
     double r2;
     double window_s;
 } fm_thermal_fit;
@@ -58,8 +58,8 @@ typedef struct fm_profile fm_profile; /* opaque: the built profile */
 
 /* Builds the profile of a stored run (phases from markers when present,
  * else detected; per GPU and aggregate). */
-int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt,
-                     fm_profile **out, fm_error *err);
+int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt, fm_profile **out,
+                     fm_error *err);
 void fm_profile_free(fm_profile *p);
 
 /* Writes the profile JSON ("-" = stdout). */

@@ -20,6 +20,7 @@
 #include "firmus/phases.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,7 +132,7 @@ static int fit_line(const detector *d, size_t i0, size_t i1, double *a, double *
  * above the 10 % level); start and end where it meets D and the baseline.
  * Least squares on the hinge alone is pulled by single noisy decode points. */
 static void refine_fall(detector *d, size_t lo, size_t w0, size_t w1, double base, double l10,
-                        double *t_start, double *t_end, double *slope)
+                        double *t_start, double *t_end, double *slope, double *intercept)
 {
     size_t k = w0;
     while (k < w1 && t_s(d, k) < *t_start)
@@ -141,8 +142,10 @@ static void refine_fall(detector *d, size_t lo, size_t w0, size_t w1, double bas
     size_t f0 = k;
     while (f0 > w0 && t_s(d, k) - t_s(d, f0 - 1) <= 0.3)
         f0--;
-    /* The decode level from up to 10 s before the knee. */
-    while (w0 > lo && t_s(d, k) - t_s(d, w0 - 1) <= 10.0)
+    /* The decode level from the whole decode before the knee (up to 60 s):
+     * the fall starts from the decode's mean level, and a short window is
+     * pulled by the slow decode noise. */
+    while (w0 > lo && t_s(d, k) - t_s(d, w0 - 1) <= 60.0)
         w0--;
     double D = median_range(d, d->sig->v, w0, k);
     for (size_t i = w0; i < k; i++)
@@ -150,6 +153,17 @@ static void refine_fall(detector *d, size_t lo, size_t w0, size_t w1, double bas
     size_t m = k - w0;
     qsort(d->scratch, m, sizeof *d->scratch, cmp_double);
     double sigma = 1.4826 * d->scratch[m / 2];
+    /* The mean of the points within 3 sigma of the median: less noisy than
+     * the median, not pulled by outliers. */
+    double sum = 0;
+    size_t kept = 0;
+    for (size_t i = w0; i < k; i++)
+        if (fabs(d->sig->v[i] - D) <= 3.0 * sigma) {
+            sum += d->sig->v[i];
+            kept++;
+        }
+    if (kept > 0)
+        D = sum / (double)kept;
     double upper = fmin(D - 2.0 * sigma, base + 0.9 * (D - base));
     /* The contiguous run of points in the band that ends at the bottom of
      * the fall (a noisy decode point below the band before it is not part
@@ -177,6 +191,7 @@ static void refine_fall(detector *d, size_t lo, size_t w0, size_t w1, double bas
     if (b >= 0)
         return;
     *slope = b;
+    *intercept = a;
     *t_start = (D - a) / b;
     *t_end = (base - a) / b;
 }
@@ -353,31 +368,9 @@ static double baseline(detector *d, size_t i0, size_t i1, size_t max_pts, int fr
     return median_range(d, d->sig->v, i0, i1);
 }
 
-/* An edge fitted between a low level and a high level. */
-typedef struct edge {
-    int found;     /* 1 if a line could be fitted */
-    double t_low;  /* where the line meets the low level (s) */
-    double t_high; /* where it meets the high level (s) */
-    double slope;  /* W/s */
-} edge;
-
-/* Fits the points [i0, i1] and intersects with the two levels. */
-static edge fit_edge(const detector *d, size_t i0, size_t i1, double low, double high)
-{
-    edge e = {0};
-    double a, b;
-    if (i1 < i0 || fit_line(d, i0, i1, &a, &b) || b == 0)
-        return e;
-    e.found = 1;
-    e.slope = b;
-    e.t_low = (low - a) / b;
-    e.t_high = (high - a) / b;
-    return e;
-}
-
-/* Where the smoothed signal first reaches its first peak after index a:
- * the max of s scanning forward until it falls clearly below that max
- * (or `limit` points). Returns the index of the max. */
+/* Index of the first peak of the smoothed signal from index a: the max of
+ * s scanning forward until s falls clearly below that max (10 % of the
+ * rise, for more than 0.2 s) or 10 s have passed. */
 static size_t first_peak(const detector *d, size_t a, size_t b, double base)
 {
     size_t best = a;
@@ -393,211 +386,504 @@ static size_t first_peak(const detector *d, size_t a, size_t b, double base)
     return best;
 }
 
-/* Level of the raw signal around index i: median of the points from i
- * while the smoothed signal stays above `floor`, at most `span_s` seconds
- * (forward if dir > 0, backward otherwise). */
+/* Median of the raw signal from index i while the smoothed signal stays
+ * above `floor`, at most span_s (forward if dir > 0, else backward). */
 static double level_from(detector *d, size_t i, size_t lo, size_t hi, double floor, double span_s,
-                         int dir, size_t *end)
+                         int dir)
 {
     size_t j = i;
     if (dir > 0) {
         while (j + 1 <= hi && d->s[j + 1] >= floor && t_s(d, j + 1) - t_s(d, i) <= span_s)
             j++;
-        *end = j;
         return median_range(d, d->sig->v, i, j + 1);
     }
     while (j > lo && d->s[j - 1] >= floor && t_s(d, i) - t_s(d, j - 1) <= span_s)
         j--;
-    *end = j;
     return median_range(d, d->sig->v, j, i + 1);
 }
 
-/* Detects ramp/prefill/decode/fall in one active region and emits the
- * segments from the cursor to its end (the idle before it included). */
-static int detect_region(detector *d, const region *r)
+/* A busy stretch between two low points: an idle baseline or a valley
+ * (a fall cut short by a new request's ramp). */
+typedef struct part {
+    size_t a, b;     /* its points (inclusive) */
+    size_t lo_bound; /* first index the rising edge may use */
+    size_t hi_bound; /* last index the falling edge may use */
+    double base_lo;  /* level the ramp starts from; NAN: the trace starts busy */
+    double base_hi;  /* level the fall ends at; NAN: the trace ends busy */
+} part;
+
+/* What was found in a part; times in s from the signal's start. */
+typedef struct part_result {
+    double t_start, t_end; /* the part's busy span */
+    int have_ramp, have_fall;
+    double t_ramp_end, ramp_slope, ramp_intercept;
+    double t_fall_start, fall_slope, fall_intercept;
+    double t_prefill_end;
+    double top_level;        /* level of the first peak (prefill plateau), W */
+    size_t top_index;        /* where the rising edge reached it */
+    size_t fall_w0, fall_w1; /* points the fall was fitted on */
+    double fall_l10;
+} part_result;
+
+/* Rising edge: a line through the raw points between 10 % and 90 % of the
+ * way from base_lo to the first peak. */
+static void rising_edge(detector *d, const part *pt, part_result *r)
 {
-    const fm_phase_params *p = d->p;
-    const fm_phase_signal *sig = d->sig;
-    size_t a = r->a, b = r->b;
-    /* ---- rising edge ---- */
-    double base_pre = a > r->idle0 ? baseline(d, r->idle0, a, 30, 1) : NAN;
+    size_t a = pt->a, b = pt->b;
+    r->t_start = t_s(d, a);
+    r->t_ramp_end = r->t_start;
+    if (isnan(pt->base_lo))
+        return;
+    double base = pt->base_lo;
+    size_t pk = first_peak(d, a, b, base);
+    double rise = d->s[pk] - base;
+    if (rise <= 0)
+        return;
+    double l10 = base + 0.1 * rise, l90 = base + 0.9 * rise;
+    size_t i90 = a;
+    while (i90 < pk && d->s[i90] < l90)
+        i90++;
+    double top = level_from(d, i90, a, b, l90, 1.0, +1);
+    r->top_level = top;
+    r->top_index = i90;
+    size_t i10 = i90;
+    while (i10 > pt->lo_bound && d->sig->v[i10 - 1] > l10)
+        i10--;
+    size_t f0 = i10, f1 = i90;
+    while (f0 < f1 && d->sig->v[f0] < l10)
+        f0++;
+    while (f1 > f0 && d->sig->v[f1] > l90)
+        f1--;
+    double ia, ib;
+    if (f1 > f0 && fit_line(d, f0, f1, &ia, &ib) == 0 && ib > d->p->ramp_above_w_per_s) {
+        r->have_ramp = 1;
+        r->ramp_slope = ib;
+        r->ramp_intercept = ia;
+        r->t_start = fmax((base - ia) / ib, t_s(d, pt->lo_bound));
+        r->t_ramp_end = fmax((top - ia) / ib, r->t_start);
+        return;
+    }
+    if (i90 > pt->lo_bound) {
+        /* A step faster than the sensor: between the last low and first high point. */
+        double t0 = t_s(d, i90 - 1), t1 = t_s(d, i90);
+        if (t1 > t0 && rise / (t1 - t0) > d->p->ramp_above_w_per_s) {
+            r->have_ramp = 1;
+            r->ramp_slope = rise / (t1 - t0);
+            r->ramp_intercept = base - r->ramp_slope * t0;
+            r->t_start = t0;
+            r->t_ramp_end = t1;
+        }
+    }
+}
+
+/* Falling edge: hinge fit (level, then a line) near the part's end, then
+ * refined on the points clearly on the way down. */
+static void falling_edge(detector *d, const part *pt, size_t lo_limit, part_result *r)
+{
+    size_t a = pt->a, b = pt->b;
+    r->t_end = b + 1 < d->sig->n ? t_s(d, b + 1) : t_s(d, b);
+    r->t_fall_start = r->t_end;
+    if (isnan(pt->base_hi))
+        return;
+    double base = pt->base_hi;
+    size_t top_i = b;
+    for (size_t i = b + 1; i-- > a;) {
+        if (d->s[i] > d->s[top_i])
+            top_i = i;
+        double drop = d->s[top_i] - base;
+        if (d->s[i] < d->s[top_i] - 0.1 * drop && t_s(d, top_i) - t_s(d, i) > 0.2)
+            break;
+        if (t_s(d, b) - t_s(d, i) > 10.0)
+            break;
+    }
+    double drop = d->s[top_i] - base;
+    if (drop <= 0)
+        return;
+    double l10 = base + 0.1 * drop, l50 = base + 0.5 * drop;
+    size_t i50 = b;
+    while (i50 > top_i && d->s[i50] < l50)
+        i50--;
+    size_t e_idx = i50;
+    while (e_idx <= pt->hi_bound && e_idx < d->sig->n && d->sig->v[e_idx] > l10)
+        e_idx++;
+    size_t w0 = i50;
+    if (lo_limit < a)
+        lo_limit = a;
+    while (w0 > lo_limit && t_s(d, i50) - t_s(d, w0 - 1) <= 4.0)
+        w0--;
+    hinge h = fit_hinge(d, w0, e_idx, base);
+    if (getenv("FM_DEBUG"))
+        fprintf(stderr,
+                "fall part %.3f-%.3f base %.1f top %.3f(%.1f) i50 %.3f e %.3f w0 %.3f hinge %d "
+                "knee %.3f D %.1f b %.1f\n",
+                t_s(d, a), t_s(d, b), base, t_s(d, top_i), d->s[top_i], t_s(d, i50),
+                t_s(d, e_idx < d->sig->n ? e_idx : d->sig->n - 1), t_s(d, w0), h.found, h.t_knee,
+                h.level, h.slope);
+    if (h.found && h.slope < d->p->fall_below_w_per_s) {
+        r->have_fall = 1;
+        r->fall_slope = h.slope;
+        r->fall_intercept = h.level - h.slope * h.t_knee;
+        r->t_fall_start = h.t_knee;
+        r->t_end = h.t_knee + (base - h.level) / h.slope;
+        r->fall_w0 = w0;
+        r->fall_w1 = e_idx;
+        r->fall_l10 = l10;
+        return;
+    }
+    if (!h.found && e_idx > i50 && e_idx <= pt->hi_bound && e_idx < d->sig->n) {
+        double t0 = t_s(d, e_idx - 1), t1 = t_s(d, e_idx);
+        if (t1 > t0 && -drop / (t1 - t0) < d->p->fall_below_w_per_s) {
+            r->have_fall = 1;
+            r->fall_slope = -drop / (t1 - t0);
+            r->fall_intercept = base - r->fall_slope * t1;
+            r->t_fall_start = t0;
+            r->t_end = t1;
+        }
+    }
+}
+
+/* Median and robust stdev (1.4826 MAD) of the raw points [i0, i1). */
+static void level_and_noise(detector *d, size_t i0, size_t i1, double *level, double *sigma)
+{
+    *level = median_range(d, d->sig->v, i0, i1);
+    for (size_t i = i0; i < i1; i++)
+        d->scratch[i - i0] = fabs(d->sig->v[i] - *level);
+    size_t m = i1 - i0;
+    qsort(d->scratch, m, sizeof *d->scratch, cmp_double);
+    *sigma = m ? 1.4826 * d->scratch[m / 2] : 0.0;
+}
+
+/* When a step from level `high` to `low` happened between two points
+ * (window centres t0 < t1 of a sensor that averages over w seconds): a
+ * point further than 3 sigma (of its own side's noise) from its side's
+ * level saw the step inside its window, at the fraction of the window spent
+ * high; otherwise the step fell in the blind time between the two windows
+ * and is taken at its middle. */
+static double step_time(double v0, double v1, double t0, double t1, double high, double sig_hi,
+                        double low, double sig_lo, double w)
+{
+    double gap = high - low;
+    if (w > 0 && gap > 0) {
+        int mixed0 = high - v0 > fmax(3.0 * sig_hi, 0.05 * gap) && v0 > low;
+        int mixed1 = v1 - low > fmax(3.0 * sig_lo, 0.05 * gap) && v1 < high;
+        if (mixed0 && !mixed1)
+            return t0 - 0.5 * w + (v0 - low) / gap * w;
+        if (mixed1 && !mixed0)
+            return t1 - 0.5 * w + (v1 - low) / gap * w;
+    }
+    return 0.5 * ((t0 + 0.5 * w) + (t1 - 0.5 * w));
+}
+
+/* Time where the smoothed signal last crosses halfway from the part's
+ * top down to base_hi (a robust first guess of the fall); the part's end
+ * if it has no fall. */
+static double fall_half_time(const detector *d, const part *pt)
+{
+    if (isnan(pt->base_hi))
+        return t_s(d, pt->b);
+    size_t top_i = pt->b;
+    for (size_t i = pt->b + 1; i-- > pt->a;) {
+        if (d->s[i] > d->s[top_i])
+            top_i = i;
+        if (t_s(d, pt->b) - t_s(d, i) > 10.0)
+            break;
+    }
+    double l50 = pt->base_hi + 0.5 * (d->s[top_i] - pt->base_hi);
+    size_t i50 = pt->b;
+    while (i50 > top_i && d->s[i50] < l50)
+        i50--;
+    return t_s(d, i50);
+}
+
+/* Prefill = the first peak after the ramp: if the level right after the
+ * ramp is clearly above the decode level, its end is the best single step
+ * (least squares on the raw points) in the first part of the decode. */
+static void prefill_end(detector *d, const part *pt, part_result *r)
+{
+    r->t_prefill_end = r->t_ramp_end;
+    if (!r->have_ramp)
+        return;
+    size_t s0 = pt->a, b = pt->b;
+    while (s0 <= b && t_s(d, s0) < r->t_ramp_end)
+        s0++;
+    size_t s1 = s0;
+    while (s1 <= b && t_s(d, s1) < r->t_fall_start)
+        s1++;
+    if (s1 <= s0 + 3)
+        return;
+    double peak_level = level_from(d, s0, s0, s1 - 1, -INFINITY, 0.3, +1);
+    /* Decode level: the median of the points clearly below the peak (a
+     * short decode may be shorter than the prefill). */
+    size_t nb = 0;
+    for (size_t i = s0; i < s1; i++)
+        if (d->sig->v[i] < peak_level - fmax(0.03 * peak_level, 10.0))
+            d->scratch[nb++] = d->sig->v[i];
+    if (nb == 0)
+        return;
+    qsort(d->scratch, nb, sizeof *d->scratch, cmp_double);
+    double decode_level = d->scratch[nb / 2];
+    double gap = peak_level - decode_level;
+    if (!(gap > 0.05 * fabs(decode_level) && gap > 10.0))
+        return;
+    double mid = 0.5 * (peak_level + decode_level);
+    size_t w1 = s0;
+    while (w1 < s1 && d->s[w1] >= mid)
+        w1++;
+    size_t lim = w1;
+    while (lim < s1 && t_s(d, lim) - t_s(d, w1) < 1.0)
+        lim++;
+    double tot = 0, tot2 = 0;
+    for (size_t i = s0; i < lim; i++) {
+        tot += d->sig->v[i];
+        tot2 += d->sig->v[i] * d->sig->v[i];
+    }
+    double left = 0, left2 = 0, best = INFINITY;
+    size_t best_k = s0;
+    for (size_t k = s0 + 1; k < lim; k++) {
+        left += d->sig->v[k - 1];
+        left2 += d->sig->v[k - 1] * d->sig->v[k - 1];
+        double nl = (double)(k - s0), nr = (double)(lim - k);
+        double right = tot - left, right2 = tot2 - left2;
+        double sse = left2 - left * left / nl + right2 - right * right / nr;
+        if (left / nl > right / nr && sse < best) {
+            best = sse;
+            best_k = k;
+        }
+    }
+    if (best_k == s0)
+        return;
+    /* Where the line from the last high to the first low point crosses the
+     * middle of the two levels. */
+    double nl = (double)(best_k - s0), nr = (double)(lim - best_k);
+    double lsum = left_at(d, s0, best_k);
+    double lvl = 0.5 * (lsum / nl + (tot - lsum) / nr);
+    double high, sig_hi, low, sig_lo;
+    level_and_noise(d, s0, best_k, &high, &sig_hi);
+    level_and_noise(d, best_k, lim, &low, &sig_lo);
+    double t0 = t_s(d, best_k - 1), t1 = t_s(d, best_k);
+    double w = (double)d->sig->window_ns / NS_PER_S;
+    r->t_prefill_end =
+        step_time(d->sig->v[best_k - 1], d->sig->v[best_k], t0, t1, high, sig_hi, low, sig_lo, w);
+    (void)lvl;
+}
+
+/* Valleys inside an active region: a fall cut short by a new request,
+ * i.e. the smoothed signal dips clearly below the decode level and then
+ * rises clearly above it (to a new prefill peak) within 3 s. Returns the
+ * number found; their indices (the minima) go to out[]. */
+static size_t find_valleys(detector *d, size_t a, size_t b, double peak_hint,
+                           double ramp_hint_w_per_s, size_t *out, size_t max)
+{
+    if (b < a + 10)
+        return 0;
+    double D = median_range(d, d->sig->v, a, b + 1);
+    for (size_t i = a; i <= b; i++)
+        d->scratch[i - a] = fabs(d->s[i] - D);
+    size_t m = b + 1 - a;
+    qsort(d->scratch, m, sizeof *d->scratch, cmp_double);
+    /* Noise of the decode level from the lower quartile of the deviations
+     * (for Gaussian noise, P(|x| < 0.3186 sigma) = 0.25): ramps, falls and
+     * prefills inside the region lie far out and do not inflate it. */
+    double sigma = d->scratch[m / 4] / 0.3186;
+    double dip = D - fmax(2.0 * sigma, 0.15 * (D - d->p->idle_below_w));
+    /* Never ask for a dip below 30 % of the way up from the idle threshold,
+     * nor for a rise beyond 80 % of the way to the prefill peak: a region
+     * full of short requests inflates sigma. */
+    double idle = d->p->idle_below_w;
+    dip = fmax(dip, idle + 0.3 * (D - idle));
+    double rise_to = D + fmax(3.0 * sigma, 0.5 * (peak_hint - D));
+    if (peak_hint > D)
+        rise_to = fmin(rise_to, D + 0.8 * (peak_hint - D));
+    else
+        rise_to = D + fmax(4.0 * sigma, 0.1 * D);
+    if (getenv("FM_DEBUG"))
+        fprintf(stderr,
+                "valleys %.3f-%.3f D %.1f sigma %.1f dip %.1f rise_to %.1f peak_hint %.1f\n",
+                t_s(d, a), t_s(d, b), D, sigma, dip, rise_to, peak_hint);
+    size_t n = 0, i = a;
+    while (i <= b && n < max) {
+        if (d->s[i] >= dip) {
+            i++;
+            continue;
+        }
+        size_t lo = i;
+        while (i <= b && d->s[i] < dip)
+            i++;
+        size_t mn = lo;
+        for (size_t k = lo; k < i; k++)
+            if (d->s[k] < d->s[mn])
+                mn = k;
+        /* Rise to a new peak within 3 s after the minimum. */
+        int rises = 0;
+        double max_rise_s = 2.5;
+        if (ramp_hint_w_per_s > 0) /* as fast as a ramp (with slack for the smoothing) */
+            max_rise_s = fmin(2.5, 1.5 * (rise_to - d->s[mn]) / ramp_hint_w_per_s + 0.3);
+        for (size_t k = mn; k <= b && t_s(d, k) - t_s(d, mn) <= max_rise_s; k++)
+            if (d->s[k] >= rise_to) {
+                rises = 1;
+                break;
+            }
+        /* It must also come down from the decode level (not the region's start). */
+        int from_decode = 0;
+        for (size_t k = mn; k-- > a && t_s(d, mn) - t_s(d, k) <= 4.0;)
+            if (d->s[k] >= D - sigma) {
+                from_decode = 1;
+                break;
+            }
+        if (getenv("FM_DEBUG"))
+            fprintf(stderr, "  cand %.3f s %.1f rises %d from_decode %d\n", t_s(d, mn), d->s[mn],
+                    rises, from_decode);
+        if (rises && from_decode)
+            out[n++] = mn;
+    }
+    return n;
+}
+
+/* Valleys found from the prefill plateaus: every later stretch of >= 3
+ * publications at the level of the region's first prefill (within tol) is
+ * a new request's prefill; its valley is the lowest point in the ramp time
+ * before it. Decode noise does not make flat plateaus at the prefill level,
+ * so this finds shallow valleys that a dip threshold cannot. */
+static size_t find_valleys_plateau(detector *d, size_t first_end, size_t b, double P, double tol,
+                                   double ramp_w_per_s, size_t *out, size_t max)
+{
+    size_t n = 0, i = first_end, last = first_end;
+    double back_s = (P - d->p->idle_below_w) / ramp_w_per_s + 0.5;
+    while (i <= b && n < max) {
+        if (fabs(d->sig->v[i] - P) > tol) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i <= b && fabs(d->sig->v[i] - P) <= tol)
+            i++;
+        if (i - start < 3) {
+            last = i;
+            continue;
+        }
+        size_t mn = start;
+        for (size_t k = start; k-- > last && t_s(d, start) - t_s(d, k) <= back_s;)
+            if (d->sig->v[k] < d->sig->v[mn])
+                mn = k;
+        if (mn < start && d->sig->v[mn] < P - 3.0 * tol && (n == 0 || mn > out[n - 1]))
+            out[n++] = mn;
+        last = i;
+    }
+    return n;
+}
+
+#define MAX_VALLEYS 4096
+
+/* Detects the phases of one active region and emits the segments from the
+ * cursor to its end (the idle before it included). */
+static int detect_region(detector *d, const region *rg)
+{
+    size_t a = rg->a, b = rg->b;
+    double base_pre = a > rg->idle0 ? baseline(d, rg->idle0, a, 30, 1) : NAN;
+    double base_post = b < rg->idle1 ? baseline(d, b + 1, rg->idle1 + 1, 30, 0) : NAN;
     size_t pk = first_peak(d, a, b, isnan(base_pre) ? 0 : base_pre);
-    double t_start = t_s(d, a); /* start of the active region */
-    double t_ramp_end = t_start;
-    int have_ramp = 0;
-    double ramp_slope = NAN;
-    if (!isnan(base_pre)) {
-        double rise = d->s[pk] - base_pre;
-        double l10 = base_pre + 0.1 * rise, l90 = base_pre + 0.9 * rise;
-        size_t i90 = a;
-        while (i90 < pk && d->s[i90] < l90)
-            i90++;
-        size_t plateau_end;
-        double top = level_from(d, i90, a, b, l90, 1.0, +1, &plateau_end);
-        size_t i10 = i90;
-        while (i10 > r->idle0 && d->sig->v[i10 - 1] > l10)
-            i10--;
-        /* Raw points strictly inside the 10-90 % band. */
-        size_t f0 = i10, f1 = i90;
-        while (f0 < f1 && d->sig->v[f0] < l10)
-            f0++;
-        while (f1 > f0 && d->sig->v[f1] > l90)
-            f1--;
-        edge e = fit_edge(d, f0, f1, base_pre, top);
-        double t_cross = t_s(d, a);
-        if (e.found && e.slope > p->ramp_above_w_per_s && e.t_low <= t_cross + 0.05 &&
-            e.t_high >= t_s(d, f0) - 0.05) {
-            have_ramp = 1;
-            ramp_slope = e.slope;
-            t_start = fmax(e.t_low, t_s(d, r->idle0));
-            t_ramp_end = fmax(e.t_high, t_start);
-        } else if (!e.found && i90 > r->idle0) {
-            /* A step faster than the sensor: ramp between the last low point
-             * and the first high point. */
-            double dt = t_s(d, i90) - t_s(d, i90 - 1);
-            if (dt > 0 && rise / dt > p->ramp_above_w_per_s) {
-                have_ramp = 1;
-                ramp_slope = rise / dt;
-                t_start = t_s(d, i90 - 1);
-                t_ramp_end = t_s(d, i90);
-            }
-        }
+    size_t valleys[MAX_VALLEYS];
+    /* The region's first ramp tells how fast a new request's ramp rises. */
+    part whole = {a, b, rg->idle0, rg->idle1, base_pre, base_post};
+    part_result first = {0};
+    rising_edge(d, &whole, &first);
+    size_t nv = 0;
+    /* The first prefill plateau: its level and noise. */
+    double tol0 = fmax(0.02 * first.top_level, 5.0);
+    size_t ps = first.top_index;
+    while (first.have_ramp && ps <= b && ps < first.top_index + 5 &&
+           fabs(d->sig->v[ps] - first.top_level) > tol0)
+        ps++;
+    size_t pe = ps;
+    while (first.have_ramp && pe <= b && fabs(d->sig->v[pe] - first.top_level) <= tol0)
+        pe++;
+    if (first.have_ramp && pe >= ps + 3) {
+        double level, noise;
+        level_and_noise(d, ps, pe, &level, &noise);
+        double tol = fmax(4.0 * noise, fmax(0.01 * level, 3.0));
+        nv = find_valleys_plateau(d, pe, b, level, tol, first.ramp_slope, valleys, MAX_VALLEYS);
+    } else {
+        nv = find_valleys(d, a, b, d->s[pk], first.have_ramp ? first.ramp_slope : 0.0, valleys,
+                          MAX_VALLEYS);
     }
-    /* ---- falling edge ---- */
-    double base_post = b < r->idle1 ? baseline(d, b + 1, r->idle1 + 1, 30, 0) : NAN;
-    double t_end = b + 1 < sig->n ? t_s(d, b + 1) : t_s(d, b);
-    double t_fall_start = t_end;
-    int have_fall = 0;
-    double fall_slope = NAN;
-    if (!isnan(base_post)) {
-        /* Top of the fall: the peak of the smoothed signal scanning backward
-         * (only to set the 50 % and 10 % levels). */
-        size_t top_i = b;
-        for (size_t i = b + 1; i-- > a;) {
-            if (d->s[i] > d->s[top_i])
-                top_i = i;
-            double drop = d->s[top_i] - base_post;
-            if (d->s[i] < d->s[top_i] - 0.1 * drop && t_s(d, top_i) - t_s(d, i) > 0.2)
-                break;
-            if (t_s(d, b) - t_s(d, i) > 10.0)
-                break;
-        }
-        double drop = d->s[top_i] - base_post;
-        double l10 = base_post + 0.1 * drop, l50 = base_post + 0.5 * drop;
-        size_t i50 = b;
-        while (i50 > top_i && d->s[i50] < l50)
-            i50--;
-        size_t e_idx = i50;
-        while (e_idx <= r->idle1 && e_idx < sig->n && d->sig->v[e_idx] > l10)
-            e_idx++;
-        size_t w0 = i50;
-        while (w0 > a && t_s(d, i50) - t_s(d, w0 - 1) <= 4.0)
-            w0--;
-        hinge h = fit_hinge(d, w0, e_idx, base_post);
-        if (h.found && h.slope < p->fall_below_w_per_s) {
-            have_fall = 1;
-            fall_slope = h.slope;
-            t_fall_start = h.t_knee;
-            t_end = h.t_knee + (base_post - h.level) / h.slope;
-            refine_fall(d, a, w0, e_idx, base_post, l10, &t_fall_start, &t_end, &fall_slope);
-        } else if (!h.found && e_idx > i50 && e_idx <= r->idle1) {
-            double dt = t_s(d, e_idx) - t_s(d, e_idx - 1);
-            if (dt > 0 && -drop / dt < p->fall_below_w_per_s) {
-                have_fall = 1;
-                fall_slope = -drop / dt;
-                t_fall_start = t_s(d, e_idx - 1);
-                t_end = t_s(d, e_idx);
-            }
-        }
-    }
-    if (t_end < t_ramp_end)
-        t_end = t_ramp_end;
-    if (t_fall_start < t_ramp_end)
-        t_fall_start = t_ramp_end;
-    if (t_fall_start > t_end)
-        t_fall_start = t_end;
-    /* ---- prefill: the first peak after the ramp ---- */
-    double t_prefill_end = t_ramp_end;
-    if (have_ramp) {
-        size_t s0 = a;
-        while (s0 <= b && t_s(d, s0) < t_ramp_end)
-            s0++;
-        size_t s1 = s0;
-        while (s1 <= b && t_s(d, s1) < t_fall_start)
-            s1++;
-        if (s1 > s0 + 3) {
-            double decode_level = median_range(d, d->sig->v, s0 + (s1 - s0) / 2, s1);
-            size_t pe;
-            double peak_level = level_from(d, s0, s0, s1 - 1, -INFINITY, 0.3, +1, &pe);
-            double gap = peak_level - decode_level;
-            if (gap > 0.05 * fabs(decode_level) && gap > 10.0) {
-                /* Search window: until the smoothed signal first falls below
-                 * the midpoint, plus 1 s. */
-                double mid = 0.5 * (peak_level + decode_level);
-                size_t w1 = s0;
-                while (w1 < s1 && d->s[w1] >= mid)
-                    w1++;
-                while (w1 < s1 && t_s(d, w1) - t_s(d, s0) < 0.0)
-                    w1++;
-                size_t lim = w1;
-                while (lim < s1 && t_s(d, lim) - t_s(d, w1) < 1.0)
-                    lim++;
-                /* Best split k: [s0, k) at one mean, [k, lim) at another. */
-                double tot = 0, tot2 = 0;
-                for (size_t i = s0; i < lim; i++) {
-                    tot += d->sig->v[i];
-                    tot2 += d->sig->v[i] * d->sig->v[i];
-                }
-                double left = 0, left2 = 0, best = INFINITY;
-                size_t best_k = s0;
-                for (size_t k = s0 + 1; k < lim; k++) {
-                    left += d->sig->v[k - 1];
-                    left2 += d->sig->v[k - 1] * d->sig->v[k - 1];
-                    double nl = (double)(k - s0), nr = (double)(lim - k);
-                    double right = tot - left, right2 = tot2 - left2;
-                    double sse = left2 - left * left / nl + right2 - right * right / nr;
-                    if (left / nl > right / nr && sse < best) {
-                        best = sse;
-                        best_k = k;
-                    }
-                }
-                if (best_k > s0) {
-                    /* Where the line between the last high and the first low
-                     * point crosses the middle of the two levels. */
-                    double nl = (double)(best_k - s0), nr = (double)(lim - best_k);
-                    double lvl =
-                        0.5 * (left_at(d, s0, best_k) / nl + (tot - left_at(d, s0, best_k)) / nr);
-                    double v0 = d->sig->v[best_k - 1], v1 = d->sig->v[best_k];
-                    double t0 = t_s(d, best_k - 1), t1 = t_s(d, best_k);
-                    if (v0 > lvl && lvl > v1)
-                        t_prefill_end = t0 + (v0 - lvl) / (v0 - v1) * (t1 - t0);
-                    else
-                        t_prefill_end = 0.5 * (t0 + t1);
-                }
-            }
-        }
-    }
-    if (t_prefill_end > t_fall_start)
-        t_prefill_end = t_fall_start;
-    /* ---- emit ---- */
     int rc;
-    if ((rc = emit(d, FM_PHASE_IDLE, to_ns(d, t_start))))
-        return rc;
-    size_t first_new = d->n_seg;
-    if (have_ramp && (rc = emit(d, FM_PHASE_RAMP, to_ns(d, t_ramp_end))))
-        return rc;
-    if ((rc = emit(d, FM_PHASE_PREFILL, to_ns(d, t_prefill_end))) ||
-        (rc = emit(d, FM_PHASE_DECODE, to_ns(d, t_fall_start))))
-        return rc;
-    if (have_fall && (rc = emit(d, FM_PHASE_FALL, to_ns(d, t_end))))
-        return rc;
-    if (!have_fall && (rc = emit(d, FM_PHASE_DECODE, to_ns(d, t_end))))
-        return rc;
-    for (size_t i = first_new; i < d->n_seg; i++) {
-        if (d->seg[i].phase == FM_PHASE_RAMP)
-            d->seg[i].ramp_rate_w_per_s = ramp_slope;
-        if (d->seg[i].phase == FM_PHASE_FALL)
-            d->seg[i].ramp_rate_w_per_s = fall_slope;
+    for (size_t k = 0; k <= nv; k++) {
+        part pt;
+        pt.a = k == 0 ? a : valleys[k - 1];
+        pt.b = k == nv ? b : valleys[k];
+        pt.lo_bound = k == 0 ? rg->idle0 : valleys[k - 1];
+        pt.hi_bound = k == nv ? rg->idle1 : valleys[k];
+        pt.base_lo = k == 0 ? base_pre : d->s[valleys[k - 1]];
+        pt.base_hi = k == nv ? base_post : d->s[valleys[k]];
+        part_result r = {0};
+        rising_edge(d, &pt, &r);
+        /* Prefill first (against a provisional fall), so that the fall's
+         * fit window does not reach back into the prefill peak. */
+        r.t_fall_start = fall_half_time(d, &pt);
+        r.t_end = t_s(d, pt.b);
+        prefill_end(d, &pt, &r);
+        double t_after_prefill = r.have_ramp ? fmax(r.t_prefill_end, r.t_ramp_end) : r.t_start;
+        size_t lo_limit = pt.a;
+        while (lo_limit < pt.b && t_s(d, lo_limit) < t_after_prefill)
+            lo_limit++;
+        double t_prefill_guess = r.t_prefill_end;
+        falling_edge(d, &pt, lo_limit, &r);
+        /* The start of a part after a valley is fixed by the previous part. */
+        double t_cursor = (double)(d->cursor_ns - d->sig->t_first_ns) / NS_PER_S;
+        if (k > 0) {
+            r.t_start = fmax(r.t_start, t_cursor);
+            r.t_ramp_end = fmax(r.t_ramp_end, r.t_start);
+        }
+        if (r.t_end < r.t_ramp_end)
+            r.t_end = r.t_ramp_end;
+        r.t_fall_start = fmin(fmax(r.t_fall_start, r.t_ramp_end), r.t_end);
+        r.t_prefill_end = fmin(t_prefill_guess, r.t_fall_start);
+        if (r.have_fall && r.fall_w1 > r.fall_w0) {
+            size_t lo = pt.a;
+            while (lo < pt.b && t_s(d, lo) < r.t_prefill_end)
+                lo++;
+            refine_fall(d, lo, r.fall_w0, r.fall_w1, pt.base_hi, r.fall_l10, &r.t_fall_start,
+                        &r.t_end, &r.fall_slope, &r.fall_intercept);
+            r.t_fall_start = fmin(fmax(r.t_fall_start, r.t_prefill_end), r.t_end);
+        }
+        /* At a valley the fall ends where the next ramp starts: the two
+         * lines' intersection when the next part has a ramp. */
+        if (k < nv && r.have_fall) {
+            part nx;
+            nx.a = valleys[k];
+            nx.b = k + 1 == nv ? b : valleys[k + 1];
+            nx.lo_bound = valleys[k];
+            nx.base_lo = d->s[valleys[k]];
+            part_result nr = {0};
+            rising_edge(d, &nx, &nr);
+            if (nr.have_ramp && nr.ramp_slope != r.fall_slope) {
+                double tv = (r.fall_intercept - nr.ramp_intercept) / (nr.ramp_slope - r.fall_slope);
+                if (tv > r.t_fall_start && tv < nr.t_ramp_end)
+                    r.t_end = tv;
+            }
+        }
+        if (k == 0 && (rc = emit(d, FM_PHASE_IDLE, to_ns(d, r.t_start))))
+            return rc;
+        if (r.have_ramp && (rc = emit(d, FM_PHASE_RAMP, to_ns(d, r.t_ramp_end))))
+            return rc;
+        size_t first_new = d->n_seg;
+        if ((rc = emit(d, FM_PHASE_PREFILL, to_ns(d, r.t_prefill_end))) ||
+            (rc = emit(d, FM_PHASE_DECODE, to_ns(d, r.t_fall_start))))
+            return rc;
+        fm_phase last = r.have_fall ? FM_PHASE_FALL : FM_PHASE_DECODE;
+        if ((rc = emit(d, last, to_ns(d, r.t_end))))
+            return rc;
+        (void)first_new;
+        /* Record the fitted rates on the segments just emitted. */
+        for (size_t i = d->n_seg; i-- > 0;) {
+            fm_segment *sg = &d->seg[i];
+            if (sg->end_ns <= to_ns(d, r.t_start))
+                break;
+            if (sg->phase == FM_PHASE_RAMP && r.have_ramp)
+                sg->ramp_rate_w_per_s = r.ramp_slope;
+            if (sg->phase == FM_PHASE_FALL && r.have_fall)
+                sg->ramp_rate_w_per_s = r.fall_slope;
+        }
     }
     return FM_OK;
 }

@@ -112,8 +112,9 @@ int fm_phases_from_markers_signal(const fm_phase_signal *sig, const fm_marker *m
     if ((rc = marker_intervals(mine, n_mine, sig->t_last_ns, &iv, &n_iv)))
         goto done;
     if (n_iv == 0) {
-        rc = fm_fail(err, FM_ERR_NOT_FOUND, "no phase markers (start/end of idle, ramp, "
-                                            "prefill, decode or fall)");
+        rc = fm_fail(err, FM_ERR_NOT_FOUND,
+                     "no phase markers (start/end of idle, ramp, "
+                     "prefill, decode or fall)");
         goto done;
     }
     int64_t cursor = sig->t_first_ns;

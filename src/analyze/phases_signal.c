@@ -74,6 +74,12 @@ static int keep_publications(const fm_series *in, int64_t period_ns, int64_t pol
 
 int fm_phase_signal_prepare(const fm_series *power_w, fm_phase_signal *out, fm_error *err)
 {
+    return fm_phase_signal_prepare_window(power_w, FM_INSTANT_WINDOW_S, out, err);
+}
+
+int fm_phase_signal_prepare_window(const fm_series *power_w, double window_s, fm_phase_signal *out,
+                                   fm_error *err)
+{
     memset(out, 0, sizeof *out);
     out->poll_ns = median_poll_ns(power_w);
     out->period_ns = fm_series_update_period_ns(power_w);
@@ -91,7 +97,8 @@ int fm_phase_signal_prepare(const fm_series *power_w, fm_phase_signal *out, fm_e
     /* A value changes when a poll first sees it: somewhere in the poll
      * interval before. That ambiguity exists only when polling is faster
      * than the sensor (held duplicates were dropped). */
-    out->shift_ns = pubs.n < valid ? out->poll_ns / 2 : 0;
+    out->window_ns = window_s > 0 ? (int64_t)llround(window_s * NS_PER_S) : 0;
+    out->shift_ns = (pubs.n < valid ? out->poll_ns / 2 : 0) + out->window_ns / 2;
     size_t first = 0;
     while (first < power_w->n && isnan(power_w->v[first]))
         first++;
@@ -168,6 +175,43 @@ static double integrate_linear(const fm_phase_signal *sig, int64_t t0, int64_t t
     return sum;
 }
 
+/* Energy of one segment: the piecewise-linear signal between the
+ * publications inside it, and at its two edges an extension that follows
+ * the phase's shape instead of interpolating across the boundary into the
+ * next phase (a step from prefill to decode would otherwise be smeared over
+ * a whole sensor period): flat phases hold their nearest value, ramps and
+ * falls follow their least-squares line. */
+static double segment_energy(const fm_phase_signal *sig, fm_phase phase, int64_t start_ns,
+                             int64_t end_ns)
+{
+    size_t i0 = lower_bound(sig, start_ns), i1 = lower_bound(sig, end_ns);
+    if (i1 <= i0 + 1 || end_ns <= start_ns)
+        return integrate_linear(sig, start_ns, end_ns);
+    double inner = integrate_linear(sig, sig->t_ns[i0], sig->t_ns[i1 - 1]);
+    double head_s = (double)(sig->t_ns[i0] - start_ns) / NS_PER_S;
+    double tail_s = (double)(end_ns - sig->t_ns[i1 - 1]) / NS_PER_S;
+    if (phase != FM_PHASE_RAMP && phase != FM_PHASE_FALL)
+        return inner + sig->v[i0] * head_s + sig->v[i1 - 1] * tail_s;
+    /* Least-squares line through the segment's points (t from start). */
+    double st = 0, sv = 0, stt = 0, stv = 0, m = (double)(i1 - i0);
+    for (size_t i = i0; i < i1; i++) {
+        double t = (double)(sig->t_ns[i] - start_ns) / NS_PER_S, v = sig->v[i];
+        st += t;
+        sv += v;
+        stt += t * t;
+        stv += t * v;
+    }
+    double den = m * stt - st * st;
+    if (den <= 0)
+        return inner + sig->v[i0] * head_s + sig->v[i1 - 1] * tail_s;
+    double b = (m * stv - st * sv) / den, a = (sv - b * st) / m;
+    double t_first = head_s, t_last = (double)(sig->t_ns[i1 - 1] - start_ns) / NS_PER_S;
+    double t_end = (double)(end_ns - start_ns) / NS_PER_S;
+    double head = 0.5 * ((a) + (a + b * t_first)) * head_s;
+    double tail = 0.5 * ((a + b * t_last) + (a + b * t_end)) * tail_s;
+    return inner + head + tail;
+}
+
 double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns)
 {
     return sig->n ? integrate_linear(sig, t0_ns, t1_ns) : 0.0;
@@ -182,7 +226,7 @@ void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t star
     out->end_ns = end_ns;
     out->ramp_rate_w_per_s = NAN;
     double dur_s = (double)(end_ns - start_ns) / NS_PER_S;
-    out->energy_j = integrate_linear(sig, start_ns, end_ns);
+    out->energy_j = segment_energy(sig, phase, start_ns, end_ns);
     /* Publications inside the segment, plus the signal at its edges so a
      * segment shorter than one period still has a level. */
     double sum = 0, sum2 = 0, peak = -INFINITY;

@@ -36,8 +36,7 @@ static double sse_for_tau(const tpoints *p, double tau, double *A, double *B)
     return svv - 2 * *A * sv - 2 * *B * sxv + n * *A * *A + 2 * *A * *B * sx + *B * *B * sxx;
 }
 
-void fm_thermal_fit_step(const fm_series *temp_c, int64_t t0_ns, int64_t t1_ns,
-                         fm_thermal_fit *out)
+void fm_thermal_fit_step(const fm_series *temp_c, int64_t t0_ns, int64_t t1_ns, fm_thermal_fit *out)
 {
     memset(out, 0, sizeof *out);
     out->tau_s = out->t_inf_c = out->t_start_c = out->rise_rate_c_per_s = out->r2 = NAN;

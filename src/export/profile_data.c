@@ -50,7 +50,9 @@ static int load_gpu(fm_store *st, fm_run_data *d, int g, fm_error *err)
         gd->raw_samples = valid;
         gd->raw_ticks = s.n;
         gd->poll_jitter_ms = interval_jitter_ms(&s);
-        rc = fm_phase_signal_prepare(&s, &gd->sig, err);
+        rc = fm_phase_signal_prepare_window(
+            &s, fields[k] == FM_F_POWER_INSTANT ? FM_INSTANT_WINDOW_S : FM_AVG_WINDOW_S, &gd->sig,
+            err);
         fm_series_free(&s);
         return rc;
     }
@@ -103,7 +105,7 @@ static int build_aggregate(fm_run_data *d, fm_error *err)
     }
     free(cursor);
     /* The grid already carries the GPUs' shifts: prepare without another. */
-    int rc = fm_phase_signal_prepare(&sum, &d->agg, err);
+    int rc = fm_phase_signal_prepare_window(&sum, 0.0, &d->agg, err);
     if (rc == FM_OK) {
         for (size_t i = 0; i < d->agg.n; i++)
             d->agg.t_ns[i] += d->agg.shift_ns;
@@ -125,8 +127,8 @@ static int segment(const fm_phase_signal *sig, const fm_run_data *d, int gpu, do
     return fm_phases_detect_signal(sig, &p, seg, n, err);
 }
 
-int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt,
-                     fm_run_data *out, fm_error *err)
+int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt, fm_run_data *out,
+                     fm_error *err)
 {
     memset(out, 0, sizeof *out);
     char idbuf[32];
@@ -166,7 +168,8 @@ int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt
         goto fail;
     if ((rc = fm_store_load_markers(st, run_id, &out->markers, &out->n_markers, err)))
         goto fail;
-    out->from_markers = !opt->ignore_markers && fm_markers_have_phases(out->markers, out->n_markers);
+    out->from_markers =
+        !opt->ignore_markers && fm_markers_have_phases(out->markers, out->n_markers);
     for (int g = 0; g < out->gpus; g++)
         if ((rc = segment(&out->gpu[g].sig, out, g, 1.0, opt, &out->gpu[g].seg, &out->gpu[g].n_seg,
                           err)))

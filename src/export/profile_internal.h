@@ -13,10 +13,10 @@
 
 typedef struct fm_gpu_data {
     fm_device_info dev;
-    enum fm_field power_field;  /* FM_F_POWER_INSTANT, else FM_F_POWER_AVG */
-    size_t raw_samples;         /* power readings present */
-    size_t raw_ticks;           /* samples of the GPU (with or without power) */
-    double poll_jitter_ms;      /* stdev of the polling interval */
+    enum fm_field power_field; /* FM_F_POWER_INSTANT, else FM_F_POWER_AVG */
+    size_t raw_samples;        /* power readings present */
+    size_t raw_ticks;          /* samples of the GPU (with or without power) */
+    double poll_jitter_ms;     /* stdev of the polling interval */
     fm_phase_signal sig;
     fm_segment *seg;
     size_t n_seg;
@@ -26,22 +26,22 @@ typedef struct fm_run_data {
     fm_run run;
     int gpus;
     fm_gpu_data *gpu;
-    fm_phase_signal agg;        /* aggregate of all GPUs (empty if a GPU has no power) */
+    fm_phase_signal agg; /* aggregate of all GPUs (empty if a GPU has no power) */
     fm_segment *agg_seg;
     size_t n_agg_seg;
     fm_marker *markers;
     size_t n_markers;
-    int from_markers;           /* 1: segments come from markers */
-    int64_t t0_ns, t1_ns;       /* analysis window: earliest first sample .. latest last */
-    int64_t agg_step_ns;        /* grid of the aggregate */
+    int from_markers;     /* 1: segments come from markers */
+    int64_t t0_ns, t1_ns; /* analysis window: earliest first sample .. latest last */
+    int64_t agg_step_ns;  /* grid of the aggregate */
     /* power-only detection against markers, when both exist (aggregate) */
     int have_agreement;
     fm_phase_agreement agreement;
 } fm_run_data;
 
 /* Loads the run and detects (or takes from markers) its phases. */
-int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt,
-                     fm_run_data *out, fm_error *err);
+int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt, fm_run_data *out,
+                     fm_error *err);
 void fm_run_data_free(fm_run_data *d);
 
 /* Mean of a signal over each bin [t0 + k*step, t0 + (k+1)*step) for k < n;

@@ -262,16 +262,18 @@ static json_t *thermal(fm_store *st, const fm_run_data *d, int g, fm_profile *p,
     fm_series_free(&temp);
     set(info, "fit_window_start_s", jnum(seconds(b0 - d->t0_ns)));
     set(info, "fit_window_s", jnum(fit.window_s));
-    set(info, "model", json_string("T(t) = T_inf - (T_inf - T_0) exp(-(t - t0)/tau), least "
-                                   "squares over the longest busy period"));
+    set(info, "model",
+        json_string("T(t) = T_inf - (T_inf - T_0) exp(-(t - t0)/tau), least "
+                    "squares over the longest busy period"));
     set(info, "tau_s", jnum(fit.tau_s));
     set(info, "t_inf_celsius", jnum(fit.t_inf_c));
     set(info, "r2", jnum(fit.r2));
     set(info, "fit_ok", json_boolean(fit.ok));
     if (ts.n == 0 || !fit.ok) {
-        set(info, "reason", json_string(ts.n == 0 ? "no temperature readings"
-                                                  : "no first-order step response could be "
-                                                    "fitted (too short, flat, or R^2 < 0.9)"));
+        set(info, "reason",
+            json_string(ts.n == 0 ? "no temperature readings"
+                                  : "no first-order step response could be "
+                                    "fitted (too short, flat, or R^2 < 0.9)"));
         return json_null();
     }
     p->thermal_ok = 1;
@@ -299,10 +301,10 @@ static json_t *per_gpu_json(const fm_run_data *d, const fm_run_metrics *m, int h
         set(o, "power_source",
             json_string(gd->power_field == FM_F_POWER_INSTANT ? gd->dev.power_instant_source
                                                               : gd->dev.power_avg_source));
-        set(o, "signal_energy_j", jnum(fm_phase_signal_integrate(&gd->sig, gd->sig.t_first_ns,
-                                                                 gd->sig.t_last_ns)));
-        set(o, "sensor_update_period_s", gd->sig.period_ns > 0 ? json_real(seconds(gd->sig.period_ns))
-                                                               : json_null());
+        set(o, "signal_energy_j",
+            jnum(fm_phase_signal_integrate(&gd->sig, gd->sig.t_first_ns, gd->sig.t_last_ns)));
+        set(o, "sensor_update_period_s",
+            gd->sig.period_ns > 0 ? json_real(seconds(gd->sig.period_ns)) : json_null());
         set(o, "polling_interval_s", json_real(seconds(gd->sig.poll_ns)));
         set(o, "polling_jitter_ms", jnum(gd->poll_jitter_ms));
         set(o, "power_readings", json_integer((json_int_t)gd->raw_samples));
@@ -318,10 +320,10 @@ static json_t *per_gpu_json(const fm_run_data *d, const fm_run_metrics *m, int h
             set(o, "ratio_avg_to_counter", jnum(gm->ratio_avg_to_counter));
             set(o, "temp_avg_celsius", jnum(gm->temp_avg_c));
             set(o, "temp_peak_celsius", jnum(gm->temp_peak_c));
-            set(o, "thermal_throttled", gm->thermal_throttled < 0 ? json_null()
-                                                                   : json_boolean(gm->thermal_throttled));
-            set(o, "power_throttled", gm->power_throttled < 0 ? json_null()
-                                                               : json_boolean(gm->power_throttled));
+            set(o, "thermal_throttled",
+                gm->thermal_throttled < 0 ? json_null() : json_boolean(gm->thermal_throttled));
+            set(o, "power_throttled",
+                gm->power_throttled < 0 ? json_null() : json_boolean(gm->power_throttled));
         }
         fm_phase_summary s[FM_PHASE_COUNT];
         fm_phases_summarize(gd->seg, gd->n_seg, s);
@@ -372,8 +374,8 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     int g = opt.gpu;
     if (g < 0 || g >= d.gpus) {
         fm_run_data_free(&d);
-        return fm_fail(err, FM_ERR_USAGE, "--gpu %d: run %lld has GPUs 0..%d", g,
-                       (long long)run_id, d.gpus - 1);
+        return fm_fail(err, FM_ERR_USAGE, "--gpu %d: run %lld has GPUs 0..%d", g, (long long)run_id,
+                       d.gpus - 1);
     }
     fm_phase_summary s[FM_PHASE_COUNT];
     fm_phases_summarize(d.gpu[g].seg, d.gpu[g].n_seg, s);
@@ -408,12 +410,11 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     json_t *root = json_object();
     p->root = root;
     /* ---- contract ---- */
-    const char *model = opt.model_name     ? opt.model_name
-                        : d.run.model[0] ? d.run.model
-                                         : d.run.name;
+    const char *model = opt.model_name ? opt.model_name : d.run.model[0] ? d.run.model : d.run.name;
     set(root, "model_name", json_string(model));
     double params = isfinite(opt.model_params) ? opt.model_params : d.run.params;
-    set(root, "model_size_params", json_integer(isfinite(params) ? (json_int_t)llround(params) : 0));
+    set(root, "model_size_params",
+        json_integer(isfinite(params) ? (json_int_t)llround(params) : 0));
     char platform[64];
     if (opt.gpu_platform)
         snprintf(platform, sizeof platform, "%s", opt.gpu_platform);
@@ -464,24 +465,26 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     set(run, "start_utc", json_string(when));
     set(run, "gpus", json_integer(d.gpus));
     set(run, "duration_s", json_real(run_s));
-    set(run, "status", json_string(d.run.status == FM_RUN_COMPLETE     ? "complete"
-                                   : d.run.status == FM_RUN_INCOMPLETE ? "incomplete"
-                                                                       : "recording"));
+    set(run, "status",
+        json_string(d.run.status == FM_RUN_COMPLETE     ? "complete"
+                    : d.run.status == FM_RUN_INCOMPLETE ? "incomplete"
+                                                        : "recording"));
     set(run, "tags", json_string(d.run.tags));
     set(x, "run", run);
 
     json_t *tr = json_object();
     set(tr, "gpu", json_integer(g));
     set(tr, "resolution_s", json_real(seconds(step)));
-    set(tr, "resolution_rule", json_string(opt.resolution_s > 0
-                                               ? "set by --resolution"
-                                               : "0.1 s up to 1 h, coarser so that the trace "
-                                                 "keeps <= 36000 points"));
+    set(tr, "resolution_rule",
+        json_string(opt.resolution_s > 0 ? "set by --resolution"
+                                         : "0.1 s up to 1 h, coarser so that the trace "
+                                           "keeps <= 36000 points"));
     set(tr, "points", json_integer((json_int_t)points));
     set(tr, "value", json_string("mean power of the GPU over each [t, t + resolution) bin, W"));
     set(tr, "power_field", json_string(field_label(d.gpu[g].power_field)));
-    set(tr, "duration_note", json_string("duration_seconds = last trace time; the run lasted "
-                                         "x_firmus.run.duration_s"));
+    set(tr, "duration_note",
+        json_string("duration_seconds = last trace time; the run lasted "
+                    "x_firmus.run.duration_s"));
     set(x, "power_trace", tr);
     set(x, "aggregate_power_trace", trace_json(&d.agg, d.t0_ns, step, points));
 
@@ -505,9 +508,9 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     fm_phases_summarize(d.agg_seg, d.n_agg_seg, as);
     set(ph, "aggregate_summary", summary_json(as));
     json_t *segs = json_object();
-    set(segs, "columns", json_pack("[sssssssss]", "phase", "start_s", "end_s", "avg_power_w",
-                                   "peak_power_w", "power_stdev_w", "power_cv", "energy_j",
-                                   "ramp_rate_w_per_s"));
+    set(segs, "columns",
+        json_pack("[sssssssss]", "phase", "start_s", "end_s", "avg_power_w", "peak_power_w",
+                  "power_stdev_w", "power_cv", "energy_j", "ramp_rate_w_per_s"));
     set(segs, "aggregate", segment_table(d.agg_seg, d.n_agg_seg, d.t0_ns));
     json_t *pg = json_object();
     size_t total_segs = 0;
@@ -525,8 +528,9 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     set(ph, "segments", segs);
     if (d.have_agreement) {
         json_t *ag = json_object();
-        set(ag, "what", json_string("power-only detection on the aggregate against the "
-                                    "markers"));
+        set(ag, "what",
+            json_string("power-only detection on the aggregate against the "
+                        "markers"));
         set(ag, "labelled_fraction", jnum(d.agreement.labelled_fraction));
         set(ag, "median_boundary_error_s", jnum(d.agreement.median_boundary_err_s));
         set(ag, "p95_boundary_error_s", jnum(d.agreement.p95_boundary_err_s));
@@ -545,8 +549,8 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     for (int k = 0; k < d.gpus; k++)
         e_all += gpu_energy(&d, k, &m, have_m, &src_k);
     set(en, "total_energy_all_gpus_j", jnum(e_all));
-    set(en, "phase_energy_sum_j", jnum(s[0].energy_j + s[1].energy_j + s[2].energy_j +
-                                       s[3].energy_j + s[4].energy_j));
+    set(en, "phase_energy_sum_j",
+        jnum(s[0].energy_j + s[1].energy_j + s[2].energy_j + s[3].energy_j + s[4].energy_j));
     set(en, "metrics_available", json_boolean(have_m));
     if (!have_m)
         set(en, "metrics_error", json_string(merr.msg));
@@ -567,8 +571,9 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     json_t *ti = json_object();
     set(ti, "rule", json_string("cv_only: decode CV <= 0.10 tier_1, <= 0.15 tier_2, else tier_3"));
     set(ti, "decode_cv", jnum(decode_cv));
-    set(ti, "cv_window", json_string("decode segments of the exported GPU, population stdev over "
-                                     "sensor publications / mean power"));
+    set(ti, "cv_window",
+        json_string("decode segments of the exported GPU, population stdev over "
+                    "sensor publications / mean power"));
     set(ti, "decode_avg_power_w", jnum(s[FM_PHASE_DECODE].avg_power_w));
     if (!tier)
         set(ti, "note", json_string("decode CV unknown: tier_3 reported"));
@@ -593,7 +598,8 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
 
     snprintf(p->model, sizeof p->model, "%s", model);
     snprintf(p->tier, sizeof p->tier, "%s", tier ? tier : "tier_3_high_variance");
-    snprintf(p->phase_source, sizeof p->phase_source, "%s", d.from_markers ? "markers" : "detected");
+    snprintf(p->phase_source, sizeof p->phase_source, "%s",
+             d.from_markers ? "markers" : "detected");
     p->gpu = g;
     p->gpus = d.gpus;
     p->resolution_s = seconds(step);
@@ -630,7 +636,8 @@ int fm_profile_write_json(const fm_profile *p, const char *path, fm_error *err)
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f)
         return fm_fail(err, FM_ERR_IO, "%s: cannot write", path);
-    int bad = json_dumpf(p->root, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
+    int bad =
+        json_dumpf(p->root, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
     fputc('\n', f);
     if (to_stdout)
         bad |= fflush(f);
@@ -653,8 +660,8 @@ void fm_profile_print_summary(const fm_profile *p, FILE *out)
     if (p->thermal_ok)
         fprintf(out, "time constant %.1f s\n", p->tau_s);
     fprintf(out, "  phases (%s; GPU %d)\n", p->phase_source, p->gpu);
-    fprintf(out, "    %-8s %5s %10s %10s %10s %8s %12s %10s\n", "phase", "count", "time_s",
-            "avg_W", "peak_W", "CV", "energy_J", "rate_W/s");
+    fprintf(out, "    %-8s %5s %10s %10s %10s %8s %12s %10s\n", "phase", "count", "time_s", "avg_W",
+            "peak_W", "CV", "energy_J", "rate_W/s");
     for (int k = 0; k < FM_PHASE_COUNT; k++) {
         const fm_phase_summary *s = &p->summary[k];
         if (s->count == 0)
