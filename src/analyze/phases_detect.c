@@ -463,8 +463,9 @@ static void rising_edge(detector *d, const part *pt, part_result *r)
         r->t_ramp_end = fmax((top - ia) / ib, r->t_start);
         return;
     }
-    if (i90 > pt->lo_bound) {
-        /* A step faster than the sensor: between the last low and first high point. */
+    if (i90 > pt->lo_bound && f1 <= f0 + 1) {
+        /* A step faster than the sensor (at most 2 points on the way up):
+         * between the last low and the first high point. */
         double t0 = t_s(d, i90 - 1), t1 = t_s(d, i90);
         if (t1 > t0 && rise / (t1 - t0) > d->p->ramp_above_w_per_s) {
             r->have_ramp = 1;

@@ -47,30 +47,6 @@ void fm_profile_options_default(fm_profile_options *o)
     o->tokens_per_query = 100.0;
 }
 
-double fm_profile_auto_resolution_s(double duration_s, size_t max_points)
-{
-    static const double steps[] = {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
-    if (max_points < 2)
-        max_points = 2;
-    if (duration_s <= 3600.0 && duration_s / 0.1 + 1 <= (double)max_points)
-        return 0.1;
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if (duration_s / steps[i] + 1 <= (double)max_points)
-            return steps[i];
-    return 600;
-}
-
-const char *fm_tier_cv_only(double decode_cv)
-{
-    if (isnan(decode_cv))
-        return NULL;
-    if (decode_cv <= 0.10)
-        return "tier_1_efficient";
-    if (decode_cv <= 0.15)
-        return "tier_2_standard";
-    return "tier_3_high_variance";
-}
-
 /* A JSON number, or null when not finite (missing is never 0). */
 static json_t *jnum(double x)
 {
