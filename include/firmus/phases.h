@@ -98,6 +98,23 @@ int fm_markers_have_phases(const fm_marker *markers, size_t n_markers);
 /* Integral (J) of the prepared signal over [t0_ns, t1_ns] (piecewise linear). */
 double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns);
 
+
+/* Energy in marker windows that carry an externally measured energy (e.g.
+ * NVML energy per phase from pyJoules): for each "start" marker with a
+ * finite energy_j for `gpu` (or gpu -1 = all GPUs, compared with the
+ * aggregate), the window to the next "end" of the same name, our integral
+ * of the signal over it, and the relative difference. */
+typedef struct fm_marker_energy {
+    char name[64];
+    int gpu;
+    int64_t start_ns, end_ns;
+    double marker_j;     /* from the marker (external tool) */
+    double integrated_j; /* our integral of the power signal */
+    double rel_diff;     /* (integrated - marker) / marker */
+} fm_marker_energy;
+int fm_marker_energy_compare(const fm_phase_signal *sig, int gpu, const fm_marker *m, size_t n,
+                             fm_marker_energy **out, size_t *count, fm_error *err);
+
 /* How far one segmentation is from another taken as truth: the fraction of
  * the truth's time given the same phase, and the median and 95th
  * percentile of |boundary error| (each true boundary between two different
