@@ -139,17 +139,18 @@ static json_t *contract_phases(const fm_segment *seg, const fm_phase_summary *s,
         if (s[p].count == 0)
             continue;
         const fm_segment *first = &seg[s[p].first];
-        double start = fmin(seconds(first->start_ns - t0), duration_s);
-        double end = fmin(seconds(first->end_ns - t0), duration_s);
+        double start = round_to(fmin(seconds(first->start_ns - t0), duration_s), 4);
+        double end = round_to(fmin(seconds(first->end_ns - t0), duration_s), 4);
+        double avg = round_to(s[p].avg_power_w, 3);
         json_t *e = json_object();
         set(e, "phase", json_string(fm_phase_name(p)));
-        set(e, "start_time", json_real(round_to(start, 4)));
-        set(e, "end_time", json_real(round_to(end, 4)));
-        set(e, "avg_power", jnum(round_to(s[p].avg_power_w, 3)));
+        set(e, "start_time", json_real(start));
+        set(e, "end_time", json_real(end));
+        set(e, "avg_power", jnum(avg));
         set(e, "peak_power", jnum(round_to(s[p].peak_power_w, 3)));
         set(e, "power_stdev", jnum(round_to(s[p].power_stdev_w, 3)));
         set(e, "power_cv", jnum(round_to(s[p].power_cv, 5)));
-        set(e, "energy_joules", jnum(round_to(s[p].avg_power_w * (end - start), 3)));
+        set(e, "energy_joules", jnum(avg * (end - start)));
         if (p == FM_PHASE_RAMP || p == FM_PHASE_FALL)
             set(e, "ramp_rate_ws", jnum(round_to(s[p].ramp_rate_w_per_s, 2)));
         set(o, fm_phase_name(p), e);
@@ -557,8 +558,19 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
 
     json_t *ms = json_object();
     set(ms, "backend", json_string(d.run.backend));
-    meta_string(st, run_id, "driver_version", ms, "driver_version");
-    meta_string(st, run_id, "nvml_version", ms, "nvml_version");
+    fm_backend_info bi;
+    fm_error berr;
+    if (fm_store_load_backend_info(st, run_id, &bi, &berr) == FM_OK) {
+        set(ms, "driver_version",
+            bi.driver_version[0] ? json_string(bi.driver_version) : json_null());
+        set(ms, "nvml_version", bi.nvml_version[0] ? json_string(bi.nvml_version) : json_null());
+        set(ms, "library_path", bi.library_path[0] ? json_string(bi.library_path) : json_null());
+    } else {
+        set(ms, "driver_version", json_null());
+        set(ms, "nvml_version", json_null());
+    }
+    meta_string(st, run_id, "import_file", ms, "import_file");
+    meta_string(st, run_id, "import_power_rule", ms, "import_power_rule");
     set(ms, "power_field", json_string(field_label(d.gpu[g].power_field)));
     set(ms, "power_source",
         json_string(d.gpu[g].power_field == FM_F_POWER_INSTANT ? d.gpu[g].dev.power_instant_source
