@@ -97,21 +97,30 @@ static void safe_name(const fm_run *run, char *out, size_t cap)
         snprintf(out, cap, "run-%lld", (long long)run->id);
 }
 
-int fm_profile_auto_export(fm_store *st, int64_t run_id, const char *dir, char *json_path,
-                           size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err)
+int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path,
+                             size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return fm_fail(err, FM_ERR_IO, "%s: %s", dir, strerror(errno));
+    char name[160];
+    safe_name(run, name, sizeof name);
+    snprintf(json_path, json_cap, "%s/%s-%lld.json", dir, name, (long long)run->id);
+    snprintf(csv_path, csv_cap, "%s/%s-%lld.csv", dir, name, (long long)run->id);
+    return FM_OK;
+}
+
+int fm_profile_auto_export(fm_store *st, int64_t run_id, const char *dir, char *json_path,
+                           size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err)
+{
     char idbuf[32];
     snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
     fm_run run;
     int rc = fm_store_find_run(st, idbuf, &run, err);
     if (rc)
         return rc;
-    char name[160], jp[512], cp[512];
-    safe_name(&run, name, sizeof name);
-    snprintf(jp, sizeof jp, "%s/%s-%lld.json", dir, name, (long long)run_id);
-    snprintf(cp, sizeof cp, "%s/%s-%lld.csv", dir, name, (long long)run_id);
+    char jp[512], cp[512];
+    if ((rc = fm_profile_default_paths(&run, dir, jp, sizeof jp, cp, sizeof cp, err)))
+        return rc;
     fm_profile *p;
     if ((rc = fm_profile_build(st, run_id, NULL, &p, err)))
         return rc;
