@@ -35,6 +35,9 @@ struct fm_profile {
     double tau_s;
     int have_agreement;
     fm_phase_agreement agreement;
+    size_t marker_windows;
+    double marker_median_abs_diff;
+    double marker_total_diff;
 };
 
 void fm_profile_options_default(fm_profile_options *o)
@@ -323,6 +326,73 @@ static double gpu_energy(const fm_run_data *d, int g, const fm_run_metrics *m, i
     return fm_phase_signal_integrate(&d->gpu[g].sig, d->t0_ns, d->t1_ns);
 }
 
+/* Marker windows with an externally measured energy (e.g. NVML energy per
+ * phase from the workload): ours against theirs, per window for the node
+ * (sum over GPUs) and in total. NULL when the run has none. */
+static int cmp_abs(const void *a, const void *b)
+{
+    double x = fabs(*(const double *)a), y = fabs(*(const double *)b);
+    return (x > y) - (x < y);
+}
+
+static json_t *marker_energy_json(const fm_run_data *d, fm_profile *p)
+{
+    fm_marker_energy *res[64] = {0};
+    size_t nres[64] = {0};
+    int gpus = d->gpus < 64 ? d->gpus : 64;
+    fm_error err;
+    for (int g = 0; g < gpus; g++)
+        if (fm_marker_energy_compare(&d->gpu[g].sig, g, d->markers, d->n_markers, &res[g], &nres[g],
+                                     &err) != FM_OK)
+            nres[g] = 0;
+    size_t n = nres[0];
+    for (int g = 1; g < gpus; g++)
+        if (nres[g] != n)
+            n = 0; /* windows must match across GPUs */
+    json_t *o = NULL;
+    if (n > 0) {
+        o = json_object();
+        json_t *rows = json_array();
+        double *diff = malloc(n * sizeof *diff);
+        double tot_m = 0, tot_i = 0;
+        for (size_t k = 0; k < n && diff; k++) {
+            double m = 0, in = 0;
+            for (int g = 0; g < gpus; g++) {
+                m += res[g][k].marker_j;
+                in += res[g][k].integrated_j;
+            }
+            tot_m += m;
+            tot_i += in;
+            diff[k] = m != 0 ? (in - m) / m : NAN;
+            json_array_append_new(
+                rows, json_pack("[sffffo]", res[0][k].name,
+                                round_to(seconds(res[0][k].start_ns - d->t0_ns), 4),
+                                round_to(seconds(res[0][k].end_ns - d->t0_ns), 4),
+                                round_to(m, 3), round_to(in, 3), jnum(diff[k])));
+        }
+        if (diff) {
+            qsort(diff, n, sizeof *diff, cmp_abs);
+            p->marker_windows = n;
+            p->marker_median_abs_diff = fabs(diff[n / 2]);
+            p->marker_total_diff = (tot_i - tot_m) / tot_m;
+        }
+        set(o, "what", json_string("energy per marker window: the markers' own measurement "
+                                   "(e.g. NVML energy counter) against our integral of the "
+                                   "power trace, summed over GPUs"));
+        set(o, "columns", json_pack("[ssssss]", "name", "start_s", "end_s", "marker_j",
+                                    "integrated_j", "rel_diff"));
+        set(o, "windows", rows);
+        set(o, "median_abs_rel_diff", jnum(p->marker_median_abs_diff));
+        set(o, "total_marker_j", jnum(tot_m));
+        set(o, "total_integrated_j", jnum(tot_i));
+        set(o, "total_rel_diff", jnum(p->marker_total_diff));
+        free(diff);
+    }
+    for (int g = 0; g < gpus; g++)
+        free(res[g]);
+    return o;
+}
+
 static void meta_string(fm_store *st, int64_t run, const char *key, json_t *o, const char *as)
 {
     char buf[256];
@@ -516,6 +586,9 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
         set(ph, "detection_vs_markers", ag);
     }
     set(x, "phases", ph);
+    json_t *me = marker_energy_json(&d, p);
+    if (me)
+        set(x, "marker_energy", me);
 
     json_t *en = json_object();
     set(en, "gpu", json_integer(g));
@@ -661,6 +734,11 @@ void fm_profile_print_summary(const fm_profile *p, FILE *out)
         else
             fprintf(out, " %10.1f\n", s->ramp_rate_w_per_s);
     }
+    if (p->marker_windows)
+        fprintf(out,
+                "  energy vs markers: %zu windows, median |diff| %.2f %%, all windows %+.2f %%\n",
+                p->marker_windows, 100.0 * p->marker_median_abs_diff,
+                100.0 * p->marker_total_diff);
     if (p->have_agreement)
         fprintf(out,
                 "  power-only detection vs markers: %.1f %% of time same phase, median "
