@@ -61,16 +61,26 @@ static int number(const char *opt, const char *text, double min, double *out)
 int fm_cmd_export(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"json", required_argument, NULL, 'j'},     {"csv", required_argument, NULL, 'c'},
-        {"dir", required_argument, NULL, 'D'},      {"resolution", required_argument, NULL, 'r'},
-        {"gpu", required_argument, NULL, 'g'},      {"model", required_argument, NULL, 'm'},
-        {"params", required_argument, NULL, 'p'},   {"platform", required_argument, NULL, 'P'},
-        {"cooling", required_argument, NULL, 'C'},  {"no-markers", no_argument, NULL, 'n'},
-        {"idle-below", required_argument, NULL, 'i'}, {"ramp-above", required_argument, NULL, 'a'},
-        {"fall-below", required_argument, NULL, 'f'}, {"min-segment", required_argument, NULL, 's'},
-        {"smooth", required_argument, NULL, 'S'},   {"tokens-per-query", required_argument, NULL, 'q'},
-        {"db", required_argument, NULL, 'd'},       {"quiet", no_argument, NULL, 'Q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"json", required_argument, NULL, 'j'},
+        {"csv", required_argument, NULL, 'c'},
+        {"dir", required_argument, NULL, 'D'},
+        {"resolution", required_argument, NULL, 'r'},
+        {"gpu", required_argument, NULL, 'g'},
+        {"model", required_argument, NULL, 'm'},
+        {"params", required_argument, NULL, 'p'},
+        {"platform", required_argument, NULL, 'P'},
+        {"cooling", required_argument, NULL, 'C'},
+        {"no-markers", no_argument, NULL, 'n'},
+        {"idle-below", required_argument, NULL, 'i'},
+        {"ramp-above", required_argument, NULL, 'a'},
+        {"fall-below", required_argument, NULL, 'f'},
+        {"min-segment", required_argument, NULL, 's'},
+        {"smooth", required_argument, NULL, 'S'},
+        {"tokens-per-query", required_argument, NULL, 'q'},
+        {"db", required_argument, NULL, 'd'},
+        {"quiet", no_argument, NULL, 'Q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     fm_profile_options po;
     fm_profile_options_default(&po);

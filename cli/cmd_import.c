@@ -15,35 +15,34 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: firmus import [options] LOG\n"
-            "       firmus import --markers FILE --run RUN [options]\n\n"
-            "Imports an nvidia-smi log as a run (then ls/show/export work on it), and/or\n"
-            "phase markers with their NVML energy.\n\n"
-            "LOG formats:\n"
-            "  nvidia-smi --query-gpu=timestamp,[index,name,]power.draw[,...] --format=csv\n"
-            "      units in header and values, [N/A] = missing; without an index column\n"
-            "      rows are GPUs 0..N-1 in order (--gpus N)\n"
-            "  nvidia-smi dmon [-o DT]   (without Date/Time columns: --interval S)\n\n"
-            "options:\n"
-            "  --gpus N             GPUs per poll when the log has no index column\n"
-            "  --tz ZONE            zone of the log's timestamps: UTC (default), an offset\n"
-            "                       like -05:00, or an IANA name like America/Chicago\n"
-            "  --power-field F      what power.draw means: instant, avg, or auto (default:\n"
-            "                       from the GPU name column: A100/GA100 and older instant,\n"
-            "                       newer the 1 s average; no name column: 1 s average)\n"
-            "  --interval S         dmon without timestamps: seconds between polls\n"
-            "  --name NAME          run name (default: the file name)\n"
-            "  --model NAME         model name of the run\n"
-            "  --params N           model size in parameters, e.g. 70e9\n"
-            "  --markers FILE       marker CSV (Timestamp = epoch UTC, Phase, Runtime (s),\n"
-            "                       GPU-<k> Energy (mJ)); added to the imported run, or to\n"
-            "                       --run RUN\n"
-            "  --run RUN            existing run for --markers (an id, a name, or \"last\")\n"
-            "  --db FILE            run store (default $FIRMUS_DB or ./firmus.db)\n"
-            "  -h, --help           this help\n\n"
-            "Malformed input stops the import with one message naming file and line\n"
-            "(exit 5); a truncated last line is dropped and reported.\n");
+    fprintf(out, "usage: firmus import [options] LOG\n"
+                 "       firmus import --markers FILE --run RUN [options]\n\n"
+                 "Imports an nvidia-smi log as a run (then ls/show/export work on it), and/or\n"
+                 "phase markers with their NVML energy.\n\n"
+                 "LOG formats:\n"
+                 "  nvidia-smi --query-gpu=timestamp,[index,name,]power.draw[,...] --format=csv\n"
+                 "      units in header and values, [N/A] = missing; without an index column\n"
+                 "      rows are GPUs 0..N-1 in order (--gpus N)\n"
+                 "  nvidia-smi dmon [-o DT]   (without Date/Time columns: --interval S)\n\n"
+                 "options:\n"
+                 "  --gpus N             GPUs per poll when the log has no index column\n"
+                 "  --tz ZONE            zone of the log's timestamps: UTC (default), an offset\n"
+                 "                       like -05:00, or an IANA name like America/Chicago\n"
+                 "  --power-field F      what power.draw means: instant, avg, or auto (default:\n"
+                 "                       from the GPU name column: A100/GA100 and older instant,\n"
+                 "                       newer the 1 s average; no name column: 1 s average)\n"
+                 "  --interval S         dmon without timestamps: seconds between polls\n"
+                 "  --name NAME          run name (default: the file name)\n"
+                 "  --model NAME         model name of the run\n"
+                 "  --params N           model size in parameters, e.g. 70e9\n"
+                 "  --markers FILE       marker CSV (Timestamp = epoch UTC, Phase, Runtime (s),\n"
+                 "                       GPU-<k> Energy (mJ)); added to the imported run, or to\n"
+                 "                       --run RUN\n"
+                 "  --run RUN            existing run for --markers (an id, a name, or \"last\")\n"
+                 "  --db FILE            run store (default $FIRMUS_DB or ./firmus.db)\n"
+                 "  -h, --help           this help\n\n"
+                 "Malformed input stops the import with one message naming file and line\n"
+                 "(exit 5); a truncated last line is dropped and reported.\n");
 }
 
 static const char *base_name(const char *path)
@@ -62,12 +61,18 @@ typedef struct import_args {
 static int parse_args(int argc, char **argv, import_args *a, int *code)
 {
     static const struct option options[] = {
-        {"gpus", required_argument, NULL, 'g'},     {"tz", required_argument, NULL, 'z'},
-        {"power-field", required_argument, NULL, 'p'}, {"interval", required_argument, NULL, 'i'},
-        {"name", required_argument, NULL, 'n'},     {"model", required_argument, NULL, 'm'},
-        {"params", required_argument, NULL, 'P'},   {"markers", required_argument, NULL, 'M'},
-        {"run", required_argument, NULL, 'r'},      {"db", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"gpus", required_argument, NULL, 'g'},
+        {"tz", required_argument, NULL, 'z'},
+        {"power-field", required_argument, NULL, 'p'},
+        {"interval", required_argument, NULL, 'i'},
+        {"name", required_argument, NULL, 'n'},
+        {"model", required_argument, NULL, 'm'},
+        {"params", required_argument, NULL, 'P'},
+        {"markers", required_argument, NULL, 'M'},
+        {"run", required_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
     char *end;

@@ -97,8 +97,8 @@ static void safe_name(const fm_run *run, char *out, size_t cap)
         snprintf(out, cap, "run-%lld", (long long)run->id);
 }
 
-int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path,
-                             size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err)
+int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path, size_t json_cap,
+                             char *csv_path, size_t csv_cap, fm_error *err)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return fm_fail(err, FM_ERR_IO, "%s: %s", dir, strerror(errno));

@@ -364,11 +364,11 @@ static json_t *marker_energy_json(const fm_run_data *d, fm_profile *p)
             tot_m += m;
             tot_i += in;
             diff[k] = m != 0 ? (in - m) / m : NAN;
-            json_array_append_new(
-                rows, json_pack("[sffffo]", res[0][k].name,
-                                round_to(seconds(res[0][k].start_ns - d->t0_ns), 4),
-                                round_to(seconds(res[0][k].end_ns - d->t0_ns), 4),
-                                round_to(m, 3), round_to(in, 3), jnum(diff[k])));
+            json_array_append_new(rows,
+                                  json_pack("[sffffo]", res[0][k].name,
+                                            round_to(seconds(res[0][k].start_ns - d->t0_ns), 4),
+                                            round_to(seconds(res[0][k].end_ns - d->t0_ns), 4),
+                                            round_to(m, 3), round_to(in, 3), jnum(diff[k])));
         }
         if (diff) {
             qsort(diff, n, sizeof *diff, cmp_abs);
@@ -376,11 +376,13 @@ static json_t *marker_energy_json(const fm_run_data *d, fm_profile *p)
             p->marker_median_abs_diff = fabs(diff[n / 2]);
             p->marker_total_diff = (tot_i - tot_m) / tot_m;
         }
-        set(o, "what", json_string("energy per marker window: the markers' own measurement "
-                                   "(e.g. NVML energy counter) against our integral of the "
-                                   "power trace, summed over GPUs"));
-        set(o, "columns", json_pack("[ssssss]", "name", "start_s", "end_s", "marker_j",
-                                    "integrated_j", "rel_diff"));
+        set(o, "what",
+            json_string("energy per marker window: the markers' own measurement "
+                        "(e.g. NVML energy counter) against our integral of the "
+                        "power trace, summed over GPUs"));
+        set(o, "columns",
+            json_pack("[ssssss]", "name", "start_s", "end_s", "marker_j", "integrated_j",
+                      "rel_diff"));
         set(o, "windows", rows);
         set(o, "median_abs_rel_diff", jnum(p->marker_median_abs_diff));
         set(o, "total_marker_j", jnum(tot_m));
@@ -737,8 +739,7 @@ void fm_profile_print_summary(const fm_profile *p, FILE *out)
     if (p->marker_windows)
         fprintf(out,
                 "  energy vs markers: %zu windows, median |diff| %.2f %%, all windows %+.2f %%\n",
-                p->marker_windows, 100.0 * p->marker_median_abs_diff,
-                100.0 * p->marker_total_diff);
+                p->marker_windows, 100.0 * p->marker_median_abs_diff, 100.0 * p->marker_total_diff);
     if (p->have_agreement)
         fprintf(out,
                 "  power-only detection vs markers: %.1f %% of time same phase, median "
