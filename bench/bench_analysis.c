@@ -178,6 +178,7 @@ int main(int argc, char **argv)
     printf("bench_analysis: %g h x %g Hz x %d GPUs (sim serving, Qwen3-32B), store %s\n", hours, hz,
            gpus, db);
     size_t samples = 0;
+    fflush(stdout); /* or the children print the header again */
     double t0 = now_s();
     pid_t pid = fork();
     if (pid == 0) {
