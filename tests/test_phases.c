@@ -137,7 +137,7 @@ static void test_serving_all_presets(void **state)
     (void)state;
     int np;
     const fm_sim_preset *ps = fm_sim_presets(&np);
-    limits lim = {0.95, 0.100, 0.02, 0.03, 0.10, 0.02, 0.12};
+    limits lim = {0.95, 0.100, 0.02, 0.02, 0.06, 0.02, 0.06};
     for (int i = 0; i < np; i++) {
         sim_run r;
         simulate(&ps[i], FM_SIM_SERVING, 1, 600.0, 0, &r);
@@ -146,6 +146,27 @@ static void test_serving_all_presets(void **state)
         check_run(what, &r, &lim);
         sim_run_free(&r);
     }
+}
+
+/* The issue's targets (>= 95 % of time labelled, median boundary error <=
+ * 100 ms) on more request streams; energy limits looser (the guide gives
+ * the measured spread: short falls cut by a new request and prefills after
+ * very short decodes are the misses). */
+static void test_serving_more_seeds(void **state)
+{
+    (void)state;
+    int np;
+    const fm_sim_preset *ps = fm_sim_presets(&np);
+    limits lim = {0.95, 0.100, 0.02, 0.08, 0.20, 0.05, 0.15};
+    for (uint64_t seed = 2; seed <= 5; seed++)
+        for (int i = 0; i < np; i++) {
+            sim_run r;
+            simulate(&ps[i], FM_SIM_SERVING, seed, 600.0, 0, &r);
+            char what[96];
+            snprintf(what, sizeof what, "serving seed %d %s", (int)seed, ps[i].name);
+            check_run(what, &r, &lim);
+            sim_run_free(&r);
+        }
 }
 
 /* The noisiest preset still gives exactly idle, ramp, prefill, decode,
@@ -331,6 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_all_presets),
         cmocka_unit_test(test_serving_all_presets),
+        cmocka_unit_test(test_serving_more_seeds),
         cmocka_unit_test(test_noise_and_held_values),
         cmocka_unit_test(test_thresholds_configurable),
         cmocka_unit_test(test_markers_are_truth),

@@ -20,7 +20,6 @@
 #include "firmus/phases.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -487,8 +486,11 @@ static void falling_edge(detector *d, const part *pt, size_t lo_limit, part_resu
     if (isnan(pt->base_hi))
         return;
     double base = pt->base_hi;
+    /* Look for the top of the fall after the prefill (lo_limit), so that a
+     * prefill peak before a short decode is not taken for it. */
+    size_t from = lo_limit > a && lo_limit < b ? lo_limit : a;
     size_t top_i = b;
-    for (size_t i = b + 1; i-- > a;) {
+    for (size_t i = b + 1; i-- > from;) {
         if (d->s[i] > d->s[top_i])
             top_i = i;
         double drop = d->s[top_i] - base;
@@ -513,13 +515,6 @@ static void falling_edge(detector *d, const part *pt, size_t lo_limit, part_resu
     while (w0 > lo_limit && t_s(d, i50) - t_s(d, w0 - 1) <= 4.0)
         w0--;
     hinge h = fit_hinge(d, w0, e_idx, base);
-    if (getenv("FM_DEBUG"))
-        fprintf(stderr,
-                "fall part %.3f-%.3f base %.1f top %.3f(%.1f) i50 %.3f e %.3f w0 %.3f hinge %d "
-                "knee %.3f D %.1f b %.1f\n",
-                t_s(d, a), t_s(d, b), base, t_s(d, top_i), d->s[top_i], t_s(d, i50),
-                t_s(d, e_idx < d->sig->n ? e_idx : d->sig->n - 1), t_s(d, w0), h.found, h.t_knee,
-                h.level, h.slope);
     if (h.found && h.slope < d->p->fall_below_w_per_s) {
         r->have_fall = 1;
         r->fall_slope = h.slope;
@@ -578,20 +573,15 @@ static double step_time(double v0, double v1, double t0, double t1, double high,
 /* Time where the smoothed signal last crosses halfway from the part's
  * top down to base_hi (a robust first guess of the fall); the part's end
  * if it has no fall. */
-static double fall_half_time(const detector *d, const part *pt)
+static double fall_half_time(detector *d, const part *pt)
 {
-    if (isnan(pt->base_hi))
+    if (isnan(pt->base_hi) || pt->b <= pt->a)
         return t_s(d, pt->b);
-    size_t top_i = pt->b;
-    for (size_t i = pt->b + 1; i-- > pt->a;) {
-        if (d->s[i] > d->s[top_i])
-            top_i = i;
-        if (t_s(d, pt->b) - t_s(d, i) > 10.0)
-            break;
-    }
-    double l50 = pt->base_hi + 0.5 * (d->s[top_i] - pt->base_hi);
+    /* The part's median level is its decode level (a prefill is shorter). */
+    double level = median_range(d, d->s, pt->a, pt->b + 1);
+    double l50 = pt->base_hi + 0.5 * (level - pt->base_hi);
     size_t i50 = pt->b;
-    while (i50 > top_i && d->s[i50] < l50)
+    while (i50 > pt->a && d->s[i50] < l50)
         i50--;
     return t_s(d, i50);
 }
@@ -697,10 +687,6 @@ static size_t find_valleys(detector *d, size_t a, size_t b, double peak_hint,
         rise_to = fmin(rise_to, D + 0.8 * (peak_hint - D));
     else
         rise_to = D + fmax(4.0 * sigma, 0.1 * D);
-    if (getenv("FM_DEBUG"))
-        fprintf(stderr,
-                "valleys %.3f-%.3f D %.1f sigma %.1f dip %.1f rise_to %.1f peak_hint %.1f\n",
-                t_s(d, a), t_s(d, b), D, sigma, dip, rise_to, peak_hint);
     size_t n = 0, i = a;
     while (i <= b && n < max) {
         if (d->s[i] >= dip) {
@@ -731,9 +717,6 @@ static size_t find_valleys(detector *d, size_t a, size_t b, double peak_hint,
                 from_decode = 1;
                 break;
             }
-        if (getenv("FM_DEBUG"))
-            fprintf(stderr, "  cand %.3f s %.1f rises %d from_decode %d\n", t_s(d, mn), d->s[mn],
-                    rises, from_decode);
         if (rises && from_decode)
             out[n++] = mn;
     }
@@ -781,6 +764,10 @@ static int detect_region(detector *d, const region *rg)
 {
     size_t a = rg->a, b = rg->b;
     double base_pre = a > rg->idle0 ? baseline(d, rg->idle0, a, 30, 1) : NAN;
+    /* Busy from the first publication on, but that one is idle (a request
+     * right at the start): it is the baseline. */
+    if (isnan(base_pre) && d->sig->v[rg->idle0] < d->p->idle_below_w)
+        base_pre = d->sig->v[rg->idle0];
     double base_post = b < rg->idle1 ? baseline(d, b + 1, rg->idle1 + 1, 30, 0) : NAN;
     size_t pk = first_peak(d, a, b, isnan(base_pre) ? 0 : base_pre);
     size_t valleys[MAX_VALLEYS];
