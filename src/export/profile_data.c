@@ -10,6 +10,12 @@
 
 #define NS_PER_S 1e9
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Stdev of the interval between consecutive samples, in ms. */
 static double interval_jitter_ms(const fm_series *s)
 {
@@ -25,6 +31,48 @@ static double interval_jitter_ms(const fm_series *s)
     }
     double mean = sum / (double)n;
     return sqrt(fmax(0.0, sum2 / (double)n - mean * mean));
+}
+
+/* Sampling gaps: the longest interval between power readings, and the
+ * time spent in intervals longer than 5x the median polling interval
+ * (nvidia-smi logs have multi-second gaps; the signal interpolates
+ * linearly across them). */
+static void measure_gaps(const fm_series *s, fm_gpu_data *gd)
+{
+    int64_t *d = malloc((s->n ? s->n : 1) * sizeof *d);
+    size_t m = 0;
+    int64_t prev = -1;
+    for (size_t i = 0; i < s->n && d; i++) {
+        if (isnan(s->v[i]))
+            continue;
+        if (prev >= 0)
+            d[m++] = s->t_ns[i] - prev;
+        prev = s->t_ns[i];
+    }
+    gd->largest_gap_s = gd->gap_time_s = 0;
+    if (!d || m == 0) {
+        free(d);
+        return;
+    }
+    int64_t largest = 0;
+    for (size_t i = 0; i < m; i++)
+        if (d[i] > largest)
+            largest = d[i];
+    int64_t med = 0;
+    int64_t *c = malloc(m * sizeof *c);
+    if (c) {
+        memcpy(c, d, m * sizeof *c);
+        qsort(c, m, sizeof *c, cmp_i64);
+        med = c[m / 2];
+        free(c);
+    }
+    double gap = 0;
+    for (size_t i = 0; i < m; i++)
+        if (med > 0 && d[i] > 5 * med)
+            gap += (double)d[i] / NS_PER_S;
+    gd->largest_gap_s = (double)largest / NS_PER_S;
+    gd->gap_time_s = gap;
+    free(d);
 }
 
 static int load_gpu(fm_store *st, fm_run_data *d, int g, fm_error *err)
@@ -50,6 +98,7 @@ static int load_gpu(fm_store *st, fm_run_data *d, int g, fm_error *err)
         gd->raw_samples = valid;
         gd->raw_ticks = s.n;
         gd->poll_jitter_ms = interval_jitter_ms(&s);
+        measure_gaps(&s, gd);
         rc = fm_phase_signal_prepare_window(
             &s, fields[k] == FM_F_POWER_INSTANT ? FM_INSTANT_WINDOW_S : FM_AVG_WINDOW_S, &gd->sig,
             err);

@@ -17,6 +17,8 @@ typedef struct fm_gpu_data {
     size_t raw_samples;        /* power readings present */
     size_t raw_ticks;          /* samples of the GPU (with or without power) */
     double poll_jitter_ms;     /* stdev of the polling interval */
+    double largest_gap_s;      /* longest interval between power readings, s */
+    double gap_time_s;         /* time in intervals > 5x the median polling interval, s */
     fm_phase_signal sig;
     fm_segment *seg;
     size_t n_seg;

@@ -287,6 +287,8 @@ static json_t *per_gpu_json(const fm_run_data *d, const fm_run_metrics *m, int h
             gd->sig.period_ns > 0 ? json_real(seconds(gd->sig.period_ns)) : json_null());
         set(o, "polling_interval_s", json_real(seconds(gd->sig.poll_ns)));
         set(o, "polling_jitter_ms", jnum(gd->poll_jitter_ms));
+        set(o, "largest_gap_s", jnum(gd->largest_gap_s));
+        set(o, "gap_time_s", jnum(gd->gap_time_s));
         set(o, "power_readings", json_integer((json_int_t)gd->raw_samples));
         set(o, "sensor_publications", json_integer((json_int_t)gd->sig.n));
         if (have_m && g < m->gpus) {
