@@ -407,279 +407,370 @@ static void meta_string(fm_store *st, int64_t run, const char *key, json_t *o, c
         set(o, as, json_null());
 }
 
-int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt_in,
-                     fm_profile **out, fm_error *err)
-{
+/* Everything the parts of the profile are built from. */
+typedef struct build_ctx {
+    fm_store *st;
+    int64_t run_id;
     fm_profile_options opt;
-    if (opt_in)
-        opt = *opt_in;
-    else
-        fm_profile_options_default(&opt);
-    if (!(opt.tokens_per_query > 0))
-        opt.tokens_per_query = 100.0;
-    *out = NULL;
     fm_run_data d;
-    int rc = fm_run_data_load(st, run_id, &opt, &d, err);
+    int g;                              /* the exported GPU */
+    fm_phase_summary s[FM_PHASE_COUNT]; /* its phases per type */
+    fm_run_metrics m;
+    int have_m;
+    fm_error merr;
+    double run_s; /* the run's length */
+    int64_t step; /* trace grid */
+    size_t points;
+    double duration_s; /* last trace time */
+    double e_gpu;      /* energy of the exported GPU */
+    const char *esrc;
+    int64_t tokens;   /* run tokens; -1 unknown */
+    const char *tier; /* NULL when the decode CV is unknown */
+} build_ctx;
+
+/* Loads the run, checks the GPU and the decode phase, computes the metrics
+ * and the trace grid. */
+static int ctx_init(build_ctx *c, fm_error *err)
+{
+    int rc = fm_run_data_load(c->st, c->run_id, &c->opt, &c->d, err);
     if (rc)
         return rc;
-    int g = opt.gpu;
-    if (g < 0 || g >= d.gpus) {
-        fm_run_data_free(&d);
-        return fm_fail(err, FM_ERR_USAGE, "--gpu %d: run %lld has GPUs 0..%d", g, (long long)run_id,
-                       d.gpus - 1);
-    }
-    fm_phase_summary s[FM_PHASE_COUNT];
-    fm_phases_summarize(d.gpu[g].seg, d.gpu[g].n_seg, s);
-    if (s[FM_PHASE_DECODE].count == 0) {
-        fm_run_data_free(&d);
+    c->g = c->opt.gpu;
+    if (c->g < 0 || c->g >= c->d.gpus)
+        return fm_fail(err, FM_ERR_USAGE, "--gpu %d: run %lld has GPUs 0..%d", c->g,
+                       (long long)c->run_id, c->d.gpus - 1);
+    fm_phases_summarize(c->d.gpu[c->g].seg, c->d.gpu[c->g].n_seg, c->s);
+    if (c->s[FM_PHASE_DECODE].count == 0)
         return fm_fail(err, FM_ERR_NOT_FOUND,
                        "run %lld, GPU %d: no decode phase %s; the digital twin needs one (is "
                        "the run only idle?)",
-                       (long long)run_id, g, d.from_markers ? "in the markers" : "detected");
-    }
-    fm_profile *p = calloc(1, sizeof *p);
-    if (!p) {
-        fm_run_data_free(&d);
-        return fm_fail(err, FM_ERR_NOMEM, "out of memory");
-    }
-    fm_run_metrics m;
-    memset(&m, 0, sizeof m);
-    fm_error merr;
-    int have_m = fm_metrics_compute(st, run_id, NULL, &m, &merr) == FM_OK;
+                       (long long)c->run_id, c->g,
+                       c->d.from_markers ? "in the markers" : "detected");
+    c->have_m = fm_metrics_compute(c->st, c->run_id, NULL, &c->m, &c->merr) == FM_OK;
+    c->run_s = seconds(c->d.t1_ns - c->d.t0_ns);
+    double res = c->opt.resolution_s > 0 ? c->opt.resolution_s
+                                         : fm_profile_auto_resolution_s(c->run_s, MAX_TRACE_POINTS);
+    c->step = (int64_t)llround(res * NS_PER_S);
+    if (c->step < 1000000)
+        c->step = 1000000;
+    c->points = (size_t)ceil((double)(c->d.t1_ns - c->d.t0_ns) / (double)c->step);
+    if (c->points < 2)
+        c->points = 2;
+    c->duration_s = (double)(c->points - 1) * seconds(c->step);
+    c->e_gpu = gpu_energy(&c->d, c->g, &c->m, c->have_m, &c->esrc);
+    c->tokens = c->have_m && c->m.tokens >= 0 ? c->m.tokens : c->d.run.tokens;
+    c->tier = fm_tier_cv_only(c->s[FM_PHASE_DECODE].power_cv);
+    return FM_OK;
+}
 
-    double run_s = seconds(d.t1_ns - d.t0_ns);
-    double res = opt.resolution_s > 0 ? opt.resolution_s
-                                      : fm_profile_auto_resolution_s(run_s, MAX_TRACE_POINTS);
-    int64_t step = (int64_t)llround(res * NS_PER_S);
-    if (step < 1000000)
-        step = 1000000;
-    size_t points = (size_t)ceil((double)(d.t1_ns - d.t0_ns) / (double)step);
-    if (points < 2)
-        points = 2;
-    double duration_s = (double)(points - 1) * seconds(step);
+static const char *model_name(const build_ctx *c)
+{
+    return c->opt.model_name   ? c->opt.model_name
+           : c->d.run.model[0] ? c->d.run.model
+                               : c->d.run.name;
+}
 
-    json_t *root = json_object();
-    p->root = root;
-    /* ---- contract ---- */
-    const char *model = opt.model_name ? opt.model_name : d.run.model[0] ? d.run.model : d.run.name;
-    set(root, "model_name", json_string(model));
-    double params = isfinite(opt.model_params) ? opt.model_params : d.run.params;
+static json_t *energy_metrics_json(const build_ctx *c)
+{
+    int64_t tokens_gpu = c->tokens >= 0 ? c->tokens / c->d.gpus : 0;
+    double jpt = tokens_gpu > 0 ? c->e_gpu / (double)tokens_gpu : NAN;
+    double peak = -INFINITY;
+    for (size_t i = 0; i < c->d.gpu[c->g].sig.n; i++)
+        peak = fmax(peak, c->d.gpu[c->g].sig.v[i]);
+    json_t *em = json_object();
+    set(em, "total_energy_joules", jnum(round_to(c->e_gpu, 3)));
+    set(em, "tokens_generated", json_integer(tokens_gpu));
+    set(em, "joules_per_token", jnum(jpt));
+    set(em, "tokens_per_joule", tokens_gpu > 0 ? jnum((double)tokens_gpu / c->e_gpu) : json_null());
+    set(em, "avg_power_watts", jnum(round_to(c->e_gpu / c->run_s, 3)));
+    set(em, "peak_power_watts", jnum(round_to(peak, 3)));
+    set(em, "duration_seconds", json_real(round_to(c->duration_s, 6)));
+    set(em, "wh_per_1k_queries", jnum(jpt * c->opt.tokens_per_query * 1000.0 / 3600.0));
+    return em;
+}
+
+/* The part WorkloadProfile.from_json reads (thermal_profile is set later,
+ * with the extras it explains). */
+static void contract_json(const build_ctx *c, json_t *root)
+{
+    const fm_gpu_data *gd = &c->d.gpu[c->g];
+    set(root, "model_name", json_string(model_name(c)));
+    double params = isfinite(c->opt.model_params) ? c->opt.model_params : c->d.run.params;
     set(root, "model_size_params",
         json_integer(isfinite(params) ? (json_int_t)llround(params) : 0));
     char platform[64];
-    if (opt.gpu_platform)
-        snprintf(platform, sizeof platform, "%s", opt.gpu_platform);
+    if (c->opt.gpu_platform)
+        snprintf(platform, sizeof platform, "%s", c->opt.gpu_platform);
     else
-        platform_from_name(d.gpu[g].dev.name, platform, sizeof platform);
+        platform_from_name(gd->dev.name, platform, sizeof platform);
     set(root, "gpu_platform", json_string(platform));
-    set(root, "cooling_type", json_string(opt.cooling_type ? opt.cooling_type : "unknown"));
-    set(root, "duration_seconds", json_real(round_to(duration_s, 6)));
-    set(root, "power_trace", trace_json(&d.gpu[g].sig, d.t0_ns, step, points));
-    set(root, "phases", contract_phases(d.gpu[g].seg, s, d.t0_ns, duration_s));
+    set(root, "cooling_type", json_string(c->opt.cooling_type ? c->opt.cooling_type : "unknown"));
+    set(root, "duration_seconds", json_real(round_to(c->duration_s, 6)));
+    set(root, "power_trace", trace_json(&gd->sig, c->d.t0_ns, c->step, c->points));
+    set(root, "phases", contract_phases(gd->seg, c->s, c->d.t0_ns, c->duration_s));
+    set(root, "energy_metrics", energy_metrics_json(c));
+    set(root, "tier", json_string(c->tier ? c->tier : "tier_3_high_variance"));
+}
 
-    const char *esrc;
-    double e_gpu = gpu_energy(&d, g, &m, have_m, &esrc);
-    int64_t tokens = have_m && m.tokens >= 0 ? m.tokens : d.run.tokens;
-    int tokens_known = tokens >= 0;
-    int64_t tokens_gpu = tokens_known ? tokens / d.gpus : 0;
-    json_t *em = json_object();
-    set(em, "total_energy_joules", jnum(round_to(e_gpu, 3)));
-    set(em, "tokens_generated", json_integer(tokens_gpu));
-    double jpt = tokens_gpu > 0 ? e_gpu / (double)tokens_gpu : NAN;
-    set(em, "joules_per_token", jnum(jpt));
-    set(em, "tokens_per_joule", tokens_gpu > 0 ? jnum((double)tokens_gpu / e_gpu) : json_null());
-    set(em, "avg_power_watts", jnum(round_to(e_gpu / run_s, 3)));
-    double peak = -INFINITY;
-    for (size_t i = 0; i < d.gpu[g].sig.n; i++)
-        peak = fmax(peak, d.gpu[g].sig.v[i]);
-    set(em, "peak_power_watts", jnum(round_to(peak, 3)));
-    set(em, "duration_seconds", json_real(round_to(duration_s, 6)));
-    set(em, "wh_per_1k_queries", jnum(jpt * opt.tokens_per_query * 1000.0 / 3600.0));
-    set(root, "energy_metrics", em);
-    double decode_cv = s[FM_PHASE_DECODE].power_cv;
-    const char *tier = fm_tier_cv_only(decode_cv);
-    set(root, "tier", json_string(tier ? tier : "tier_3_high_variance"));
-
-    /* ---- extras ---- */
-    json_t *x = json_object();
-    set(root, "thermal_profile", thermal(st, &d, g, p, x, err));
-    set(x, "tool", json_string("firmus"));
-    set(x, "tool_version", json_string(fm_version()));
-    set(x, "profile_format", json_integer(1));
+static json_t *x_run_json(const build_ctx *c)
+{
+    const fm_run *r = &c->d.run;
     json_t *run = json_object();
-    set(run, "id", json_integer(d.run.id));
-    set(run, "name", json_string(d.run.name));
-    set(run, "source", json_string(d.run.source));
-    set(run, "backend", json_string(d.run.backend));
+    set(run, "id", json_integer(r->id));
+    set(run, "name", json_string(r->name));
+    set(run, "source", json_string(r->source));
+    set(run, "backend", json_string(r->backend));
     char when[48];
-    iso_utc(d.run.start_wall_ns, when, sizeof when);
+    iso_utc(r->start_wall_ns, when, sizeof when);
     set(run, "start_utc", json_string(when));
-    set(run, "gpus", json_integer(d.gpus));
-    set(run, "duration_s", json_real(run_s));
+    set(run, "gpus", json_integer(c->d.gpus));
+    set(run, "duration_s", json_real(c->run_s));
     set(run, "status",
-        json_string(d.run.status == FM_RUN_COMPLETE     ? "complete"
-                    : d.run.status == FM_RUN_INCOMPLETE ? "incomplete"
-                                                        : "recording"));
-    set(run, "tags", json_string(d.run.tags));
-    set(x, "run", run);
+        json_string(r->status == FM_RUN_COMPLETE     ? "complete"
+                    : r->status == FM_RUN_INCOMPLETE ? "incomplete"
+                                                     : "recording"));
+    set(run, "tags", json_string(r->tags));
+    return run;
+}
 
+static json_t *x_trace_json(const build_ctx *c)
+{
     json_t *tr = json_object();
-    set(tr, "gpu", json_integer(g));
-    set(tr, "resolution_s", json_real(seconds(step)));
+    set(tr, "gpu", json_integer(c->g));
+    set(tr, "resolution_s", json_real(seconds(c->step)));
     set(tr, "resolution_rule",
-        json_string(opt.resolution_s > 0 ? "set by --resolution"
-                                         : "0.1 s up to 1 h, coarser so that the trace "
-                                           "keeps <= 36000 points"));
-    set(tr, "points", json_integer((json_int_t)points));
+        json_string(c->opt.resolution_s > 0 ? "set by --resolution"
+                                            : "0.1 s up to 1 h, coarser so that the trace "
+                                              "keeps <= 36000 points"));
+    set(tr, "points", json_integer((json_int_t)c->points));
     set(tr, "value", json_string("mean power of the GPU over each [t, t + resolution) bin, W"));
-    set(tr, "power_field", json_string(field_label(d.gpu[g].power_field)));
+    set(tr, "power_field", json_string(field_label(c->d.gpu[c->g].power_field)));
     set(tr, "duration_note",
         json_string("duration_seconds = last trace time; the run lasted "
                     "x_firmus.run.duration_s"));
-    set(x, "power_trace", tr);
-    set(x, "aggregate_power_trace", trace_json(&d.agg, d.t0_ns, step, points));
+    return tr;
+}
 
+static json_t *x_segments_json(const build_ctx *c)
+{
+    const fm_run_data *d = &c->d;
+    json_t *segs = json_object();
+    set(segs, "columns",
+        json_pack("[sssssssss]", "phase", "start_s", "end_s", "avg_power_w", "peak_power_w",
+                  "power_stdev_w", "power_cv", "energy_j", "ramp_rate_w_per_s"));
+    set(segs, "aggregate", segment_table(d->agg_seg, d->n_agg_seg, d->t0_ns));
+    size_t total = 0;
+    for (int k = 0; k < d->gpus; k++)
+        total += d->gpu[k].n_seg;
+    json_t *pg = json_object();
+    for (int k = 0; k < d->gpus; k++) {
+        if (total > MAX_SEGMENTS_PER_LIST && k != c->g)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "%d", k);
+        set(pg, key, segment_table(d->gpu[k].seg, d->gpu[k].n_seg, d->t0_ns));
+    }
+    set(segs, "gpu", pg);
+    set(segs, "omitted_gpus", json_boolean(total > MAX_SEGMENTS_PER_LIST));
+    return segs;
+}
+
+static json_t *x_phases_json(const build_ctx *c)
+{
+    const fm_phase_params *pp = &c->opt.phases;
     json_t *ph = json_object();
-    set(ph, "source", json_string(d.from_markers ? "markers" : "detected"));
+    set(ph, "source", json_string(c->d.from_markers ? "markers" : "detected"));
     set(ph, "contract_rule",
         json_string("phases.<type>: start_time/end_time of the first segment of that type; "
                     "avg/peak/stdev/cv/ramp rate over all segments of the type "
                     "(time-weighted); energy_joules = avg_power x (end_time - start_time). "
                     "Totals per type: x_firmus.phases.gpu_summary"));
-    json_t *params_j = json_object();
-    set(params_j, "idle_below_w", json_real(opt.phases.idle_below_w));
-    set(params_j, "ramp_above_w_per_s", json_real(opt.phases.ramp_above_w_per_s));
-    set(params_j, "fall_below_w_per_s", json_real(opt.phases.fall_below_w_per_s));
-    set(params_j, "min_segment_s", json_real(opt.phases.min_segment_s));
-    set(params_j, "smooth_s", json_real(opt.phases.smooth_s));
-    set(params_j, "aggregate_scaling", json_string("thresholds x GPU count"));
-    set(ph, "detection_params", params_j);
-    set(ph, "gpu_summary", summary_json(s));
+    set(ph, "detection_params",
+        json_pack("{sfsfsfsfsfss}", "idle_below_w", pp->idle_below_w, "ramp_above_w_per_s",
+                  pp->ramp_above_w_per_s, "fall_below_w_per_s", pp->fall_below_w_per_s,
+                  "min_segment_s", pp->min_segment_s, "smooth_s", pp->smooth_s, "aggregate_scaling",
+                  "thresholds x GPU count"));
+    set(ph, "gpu_summary", summary_json(c->s));
     fm_phase_summary as[FM_PHASE_COUNT];
-    fm_phases_summarize(d.agg_seg, d.n_agg_seg, as);
+    fm_phases_summarize(c->d.agg_seg, c->d.n_agg_seg, as);
     set(ph, "aggregate_summary", summary_json(as));
-    json_t *segs = json_object();
-    set(segs, "columns",
-        json_pack("[sssssssss]", "phase", "start_s", "end_s", "avg_power_w", "peak_power_w",
-                  "power_stdev_w", "power_cv", "energy_j", "ramp_rate_w_per_s"));
-    set(segs, "aggregate", segment_table(d.agg_seg, d.n_agg_seg, d.t0_ns));
-    json_t *pg = json_object();
-    size_t total_segs = 0;
-    for (int k = 0; k < d.gpus; k++)
-        total_segs += d.gpu[k].n_seg;
-    for (int k = 0; k < d.gpus; k++) {
-        if (total_segs > MAX_SEGMENTS_PER_LIST && k != g)
-            continue;
-        char key[16];
-        snprintf(key, sizeof key, "%d", k);
-        set(pg, key, segment_table(d.gpu[k].seg, d.gpu[k].n_seg, d.t0_ns));
-    }
-    set(segs, "gpu", pg);
-    set(segs, "omitted_gpus", json_boolean(total_segs > MAX_SEGMENTS_PER_LIST));
-    set(ph, "segments", segs);
-    if (d.have_agreement) {
+    set(ph, "segments", x_segments_json(c));
+    if (c->d.have_agreement) {
+        const fm_phase_agreement *a = &c->d.agreement;
         json_t *ag = json_object();
-        set(ag, "what",
-            json_string("power-only detection on the aggregate against the "
-                        "markers"));
-        set(ag, "labelled_fraction", jnum(d.agreement.labelled_fraction));
-        set(ag, "median_boundary_error_s", jnum(d.agreement.median_boundary_err_s));
-        set(ag, "p95_boundary_error_s", jnum(d.agreement.p95_boundary_err_s));
-        set(ag, "marker_boundaries", json_integer((json_int_t)d.agreement.true_boundaries));
-        set(ag, "detected_boundaries", json_integer((json_int_t)d.agreement.detected_boundaries));
+        set(ag, "what", json_string("power-only detection on the aggregate against the markers"));
+        set(ag, "labelled_fraction", jnum(a->labelled_fraction));
+        set(ag, "median_boundary_error_s", jnum(a->median_boundary_err_s));
+        set(ag, "p95_boundary_error_s", jnum(a->p95_boundary_err_s));
+        set(ag, "marker_boundaries", json_integer((json_int_t)a->true_boundaries));
+        set(ag, "detected_boundaries", json_integer((json_int_t)a->detected_boundaries));
         set(ph, "detection_vs_markers", ag);
     }
-    set(x, "phases", ph);
-    json_t *me = marker_energy_json(&d, p);
-    if (me)
-        set(x, "marker_energy", me);
+    return ph;
+}
 
-    json_t *en = json_object();
-    set(en, "gpu", json_integer(g));
-    set(en, "energy_metrics_source", json_string(esrc));
-    set(en, "energy_metrics_scope", json_string("the exported GPU (as power_trace)"));
+/* Energy of all GPUs (best source each). */
+static double energy_all_gpus(const build_ctx *c)
+{
     double e_all = 0;
-    const char *src_k;
-    for (int k = 0; k < d.gpus; k++)
-        e_all += gpu_energy(&d, k, &m, have_m, &src_k);
-    set(en, "total_energy_all_gpus_j", jnum(e_all));
+    const char *src;
+    for (int k = 0; k < c->d.gpus; k++)
+        e_all += gpu_energy(&c->d, k, &c->m, c->have_m, &src);
+    return e_all;
+}
+
+static json_t *x_energy_json(const build_ctx *c)
+{
+    const fm_phase_summary *s = c->s;
+    json_t *en = json_object();
+    set(en, "gpu", json_integer(c->g));
+    set(en, "energy_metrics_source", json_string(c->esrc));
+    set(en, "energy_metrics_scope", json_string("the exported GPU (as power_trace)"));
+    set(en, "total_energy_all_gpus_j", jnum(energy_all_gpus(c)));
     set(en, "phase_energy_sum_j",
         jnum(s[0].energy_j + s[1].energy_j + s[2].energy_j + s[3].energy_j + s[4].energy_j));
-    set(en, "metrics_available", json_boolean(have_m));
-    if (!have_m)
-        set(en, "metrics_error", json_string(merr.msg));
-    set(x, "energy", en);
-    set(x, "per_gpu", per_gpu_json(&d, &m, have_m));
+    set(en, "metrics_available", json_boolean(c->have_m));
+    if (!c->have_m)
+        set(en, "metrics_error", json_string(c->merr.msg));
+    return en;
+}
 
+static json_t *x_tokens_json(const build_ctx *c)
+{
+    int known = c->tokens >= 0;
     json_t *tk = json_object();
-    set(tk, "known", json_boolean(tokens_known));
-    set(tk, "run_tokens", tokens_known ? json_integer(tokens) : json_null());
+    set(tk, "known", json_boolean(known));
+    set(tk, "run_tokens", known ? json_integer(c->tokens) : json_null());
     set(tk, "tokens_generated_rule",
         json_string("energy_metrics.tokens_generated = run tokens / GPU count (integer), the "
                     "share of one GPU, so that power_trace x GPUs / tokens_generated gives the "
                     "node's J/token; 0 with null J/token when tokens are unknown"));
-    set(tk, "node_joules_per_token", tokens > 0 ? jnum(e_all / (double)tokens) : json_null());
-    set(tk, "tokens_per_query", json_real(opt.tokens_per_query));
-    set(x, "tokens", tk);
+    set(tk, "node_joules_per_token",
+        c->tokens > 0 ? jnum(energy_all_gpus(c) / (double)c->tokens) : json_null());
+    set(tk, "tokens_per_query", json_real(c->opt.tokens_per_query));
+    return tk;
+}
 
+static json_t *x_tier_json(const build_ctx *c)
+{
     json_t *ti = json_object();
     set(ti, "rule", json_string("cv_only: decode CV <= 0.10 tier_1, <= 0.15 tier_2, else tier_3"));
-    set(ti, "decode_cv", jnum(decode_cv));
+    set(ti, "decode_cv", jnum(c->s[FM_PHASE_DECODE].power_cv));
     set(ti, "cv_window",
         json_string("decode segments of the exported GPU, population stdev over "
                     "sensor publications / mean power"));
-    set(ti, "decode_avg_power_w", jnum(s[FM_PHASE_DECODE].avg_power_w));
-    if (!tier)
+    set(ti, "decode_avg_power_w", jnum(c->s[FM_PHASE_DECODE].avg_power_w));
+    if (!c->tier)
         set(ti, "note", json_string("decode CV unknown: tier_3 reported"));
-    set(x, "tier", ti);
+    return ti;
+}
 
+static json_t *x_measurement_json(const build_ctx *c)
+{
+    const fm_gpu_data *gd = &c->d.gpu[c->g];
     json_t *ms = json_object();
-    set(ms, "backend", json_string(d.run.backend));
+    set(ms, "backend", json_string(c->d.run.backend));
     fm_backend_info bi;
     fm_error berr;
-    if (fm_store_load_backend_info(st, run_id, &bi, &berr) == FM_OK) {
-        set(ms, "driver_version",
-            bi.driver_version[0] ? json_string(bi.driver_version) : json_null());
-        set(ms, "nvml_version", bi.nvml_version[0] ? json_string(bi.nvml_version) : json_null());
-        set(ms, "library_path", bi.library_path[0] ? json_string(bi.library_path) : json_null());
-    } else {
-        set(ms, "driver_version", json_null());
-        set(ms, "nvml_version", json_null());
-    }
-    meta_string(st, run_id, "import_file", ms, "import_file");
-    meta_string(st, run_id, "import_power_rule", ms, "import_power_rule");
-    set(ms, "power_field", json_string(field_label(d.gpu[g].power_field)));
+    int have_bi = fm_store_load_backend_info(c->st, c->run_id, &bi, &berr) == FM_OK;
+    set(ms, "driver_version",
+        have_bi && bi.driver_version[0] ? json_string(bi.driver_version) : json_null());
+    set(ms, "nvml_version",
+        have_bi && bi.nvml_version[0] ? json_string(bi.nvml_version) : json_null());
+    set(ms, "library_path",
+        have_bi && bi.library_path[0] ? json_string(bi.library_path) : json_null());
+    meta_string(c->st, c->run_id, "import_file", ms, "import_file");
+    meta_string(c->st, c->run_id, "import_power_rule", ms, "import_power_rule");
+    set(ms, "power_field", json_string(field_label(gd->power_field)));
     set(ms, "power_source",
-        json_string(d.gpu[g].power_field == FM_F_POWER_INSTANT ? d.gpu[g].dev.power_instant_source
-                                                               : d.gpu[g].dev.power_avg_source));
+        json_string(gd->power_field == FM_F_POWER_INSTANT ? gd->dev.power_instant_source
+                                                          : gd->dev.power_avg_source));
     set(ms, "sensor_update_period_s",
-        d.gpu[g].sig.period_ns > 0 ? json_real(seconds(d.gpu[g].sig.period_ns)) : json_null());
-    set(ms, "requested_interval_ms", jnum(d.run.interval_ms));
-    set(ms, "median_interval_ms", json_real((double)d.gpu[g].sig.poll_ns / 1e6));
-    set(ms, "interval_jitter_ms", jnum(d.gpu[g].poll_jitter_ms));
-    set(ms, "signal_time_shift_ms", json_real((double)d.gpu[g].sig.shift_ns / 1e6));
-    set(x, "measurement", ms);
-    set(root, "x_firmus", x);
+        gd->sig.period_ns > 0 ? json_real(seconds(gd->sig.period_ns)) : json_null());
+    set(ms, "requested_interval_ms", jnum(c->d.run.interval_ms));
+    set(ms, "median_interval_ms", json_real((double)gd->sig.poll_ns / 1e6));
+    set(ms, "interval_jitter_ms", jnum(gd->poll_jitter_ms));
+    set(ms, "signal_time_shift_ms", json_real((double)gd->sig.shift_ns / 1e6));
+    return ms;
+}
 
-    snprintf(p->model, sizeof p->model, "%s", model);
-    snprintf(p->tier, sizeof p->tier, "%s", tier ? tier : "tier_3_high_variance");
+/* Everything we know beyond the contract, under "x_firmus"; also sets the
+ * contract's thermal_profile (it comes from the same fit). */
+static json_t *extras_json(build_ctx *c, fm_profile *p, json_t *root, fm_error *err)
+{
+    json_t *x = json_object();
+    set(root, "thermal_profile", thermal(c->st, &c->d, c->g, p, x, err));
+    set(x, "tool", json_string("firmus"));
+    set(x, "tool_version", json_string(fm_version()));
+    set(x, "profile_format", json_integer(1));
+    set(x, "run", x_run_json(c));
+    set(x, "power_trace", x_trace_json(c));
+    set(x, "aggregate_power_trace", trace_json(&c->d.agg, c->d.t0_ns, c->step, c->points));
+    set(x, "phases", x_phases_json(c));
+    json_t *me = marker_energy_json(&c->d, p);
+    if (me)
+        set(x, "marker_energy", me);
+    set(x, "energy", x_energy_json(c));
+    set(x, "per_gpu", per_gpu_json(&c->d, &c->m, c->have_m));
+    set(x, "tokens", x_tokens_json(c));
+    set(x, "tier", x_tier_json(c));
+    set(x, "measurement", x_measurement_json(c));
+    return x;
+}
+
+/* The figures the text summary prints. */
+static void fill_summary(const build_ctx *c, fm_profile *p)
+{
+    snprintf(p->model, sizeof p->model, "%s", model_name(c));
+    snprintf(p->tier, sizeof p->tier, "%s", c->tier ? c->tier : "tier_3_high_variance");
     snprintf(p->phase_source, sizeof p->phase_source, "%s",
-             d.from_markers ? "markers" : "detected");
-    p->gpu = g;
-    p->gpus = d.gpus;
-    p->resolution_s = seconds(step);
-    p->points = points;
-    p->duration_s = duration_s;
-    p->energy_j = e_gpu;
-    p->decode_cv = decode_cv;
-    memcpy(p->summary, s, sizeof s);
-    p->have_agreement = d.have_agreement;
-    p->agreement = d.agreement;
-    if (have_m)
-        fm_run_metrics_free(&m);
-    fm_run_data_free(&d);
-    *out = p;
-    return FM_OK;
+             c->d.from_markers ? "markers" : "detected");
+    p->gpu = c->g;
+    p->gpus = c->d.gpus;
+    p->resolution_s = seconds(c->step);
+    p->points = c->points;
+    p->duration_s = c->duration_s;
+    p->energy_j = c->e_gpu;
+    p->decode_cv = c->s[FM_PHASE_DECODE].power_cv;
+    memcpy(p->summary, c->s, sizeof c->s);
+    p->have_agreement = c->d.have_agreement;
+    p->agreement = c->d.agreement;
+}
+
+int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt_in,
+                     fm_profile **out, fm_error *err)
+{
+    *out = NULL;
+    build_ctx *c = calloc(1, sizeof *c);
+    fm_profile *p = calloc(1, sizeof *p);
+    if (!c || !p) {
+        free(c);
+        free(p);
+        return fm_fail(err, FM_ERR_NOMEM, "out of memory");
+    }
+    c->st = st;
+    c->run_id = run_id;
+    if (opt_in)
+        c->opt = *opt_in;
+    else
+        fm_profile_options_default(&c->opt);
+    if (!(c->opt.tokens_per_query > 0))
+        c->opt.tokens_per_query = 100.0;
+    int rc = ctx_init(c, err);
+    if (rc == FM_OK) {
+        p->root = json_object();
+        contract_json(c, p->root);
+        set(p->root, "x_firmus", extras_json(c, p, p->root, err));
+        fill_summary(c, p);
+        *out = p;
+    } else {
+        free(p);
+    }
+    if (c->have_m)
+        fm_run_metrics_free(&c->m);
+    fm_run_data_free(&c->d);
+    free(c);
+    return rc;
 }
 
 void fm_profile_free(fm_profile *p)
