@@ -347,6 +347,47 @@ static void test_tier_and_resolution(void **state)
     assert_true(fm_profile_auto_resolution_s(10 * 3600, 36000) == 1.0);
 }
 
+/* Odd inputs: no crash, and the segments still tile the trace in order. */
+static void test_odd_inputs(void **state)
+{
+    (void)state;
+    fm_segment *seg;
+    size_t n;
+    fm_error err;
+    fm_series s;
+    fm_series_init(&s);
+    assert_int_not_equal(fm_phases_detect(&s, NULL, &seg, &n, &err), FM_OK); /* empty */
+    assert_int_equal(fm_series_push(&s, 0, NAN), FM_OK);
+    assert_int_not_equal(fm_phases_detect(&s, NULL, &seg, &n, &err), FM_OK); /* all missing */
+    fm_series_free(&s);
+    uint64_t x = 12345;
+    for (int shape = 0; shape < 6; shape++) {
+        fm_series_init(&s);
+        for (int i = 0; i < 3000; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double r = (double)(x >> 11) / 9007199254740992.0;
+            double v = shape == 0   ? 300.0                            /* constant busy */
+                       : shape == 1 ? 50.0 + 800.0 * r                 /* white noise */
+                       : shape == 2 ? (i % 40 < 20 ? 60.0 : 700.0)     /* square wave */
+                       : shape == 3 ? (r < 0.1 ? NAN : 400.0 * r)      /* gaps */
+                       : shape == 4 ? 65.0 + (i > 1500 ? 5000.0 : 0.0) /* one step */
+                                    : (i % 7 == 0 ? 900.0 : 70.0);     /* spikes */
+            int64_t t = (int64_t)i * 25000000 + (shape == 3 ? (int64_t)(r * 1e6) : 0);
+            assert_int_equal(fm_series_push(&s, t, v), FM_OK);
+        }
+        assert_int_equal(fm_phases_detect(&s, NULL, &seg, &n, &err), FM_OK);
+        assert_true(n >= 1);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(seg[i].end_ns > seg[i].start_ns);
+            if (i > 0)
+                assert_true(seg[i].start_ns == seg[i - 1].end_ns);
+            assert_true(isfinite(seg[i].energy_j));
+        }
+        free(seg);
+        fm_series_free(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_thermal_time_constant),
         cmocka_unit_test(test_tier_and_resolution),
+        cmocka_unit_test(test_odd_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
