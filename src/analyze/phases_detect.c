@@ -462,10 +462,13 @@ static void rising_edge(detector *d, const part *pt, part_result *r)
         r->t_ramp_end = fmax((top - ia) / ib, r->t_start);
         return;
     }
-    if (i90 > pt->lo_bound && f1 <= f0 + 1) {
+    if (i10 > pt->lo_bound && f1 <= f0 + 1) {
         /* A step faster than the sensor (at most 2 points on the way up):
-         * between the last low and the first high point. */
-        double t0 = t_s(d, i90 - 1), t1 = t_s(d, i90);
+         * between the last low point and the first high one. */
+        size_t hi = i10;
+        while (hi < pk && d->sig->v[hi] < l90)
+            hi++;
+        double t0 = t_s(d, i10 - 1), t1 = t_s(d, hi);
         if (t1 > t0 && rise / (t1 - t0) > d->p->ramp_above_w_per_s) {
             r->have_ramp = 1;
             r->ramp_slope = rise / (t1 - t0);

@@ -254,6 +254,8 @@ void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t star
         }
         n = 2;
     }
+    if (phase == FM_PHASE_RAMP || phase == FM_PHASE_FALL)
+        peak = fmax(peak, fmax(edge[0], edge[1])); /* a ramp peaks at its end */
     double mean = sum / (double)n;
     double var = fmax(0.0, sum2 / (double)n - mean * mean);
     out->avg_power_w = dur_s > 0 ? out->energy_j / dur_s : mean;
