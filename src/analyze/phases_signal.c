@@ -205,10 +205,18 @@ static double segment_energy(const fm_phase_signal *sig, fm_phase phase, int64_t
     if (den <= 0)
         return inner + sig->v[i0] * head_s + sig->v[i1 - 1] * tail_s;
     double b = (m * stv - st * sv) / den, a = (sv - b * st) / m;
-    double t_first = head_s, t_last = (double)(sig->t_ns[i1 - 1] - start_ns) / NS_PER_S;
     double t_end = (double)(end_ns - start_ns) / NS_PER_S;
-    double head = 0.5 * ((a) + (a + b * t_first)) * head_s;
-    double tail = 0.5 * ((a + b * t_last) + (a + b * t_end)) * tail_s;
+    /* The line at the two edges, kept within the values the segment and
+     * its edges show (a line through a few close points can be steep). */
+    double lo = fmin(value_at(sig, start_ns), value_at(sig, end_ns));
+    double hi = fmax(value_at(sig, start_ns), value_at(sig, end_ns));
+    for (size_t i = i0; i < i1; i++) {
+        lo = fmin(lo, sig->v[i]);
+        hi = fmax(hi, sig->v[i]);
+    }
+    double v_start = fmin(fmax(a, lo), hi), v_end = fmin(fmax(a + b * t_end, lo), hi);
+    double head = 0.5 * (v_start + sig->v[i0]) * head_s;
+    double tail = 0.5 * (sig->v[i1 - 1] + v_end) * tail_s;
     return inner + head + tail;
 }
 
