@@ -87,7 +87,7 @@ int fm_cmd_export(int argc, char **argv)
     const char *db_path = fm_store_default_path(), *json_path = NULL, *csv_path = NULL;
     const char *dir = "workload_profiles";
     int quiet = 0, opt;
-    double v;
+    double v = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int bad = 0;
