@@ -161,11 +161,91 @@ static void test_energy_vs_counter(void **state)
     h100_free(&t);
 }
 
+/* A real workload with markers (docs/measurements/h100-phases-2026-11-26:
+ * record.py ran on the lent H100 80GB HBM3, driver 580.159.04: 4 requests of
+ * 0.6 s bf16 8192^2 matrix products ("prefill") and 4 s of batch-16
+ * products against 16384^2 weights ("decode"), 2.5 s idle between; NVML
+ * instant power every 25 ms; markers on the same CLOCK_MONOTONIC). Power-only
+ * detection against the markers. */
+static void test_real_workload_vs_markers(void **state)
+{
+    (void)state;
+    const char *src = fmt_env("FIRMUS_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/measurements/h100-phases-2026-11-26/trace.csv", src);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        skip();
+    fm_series s;
+    fm_series_init(&s);
+    char line[256];
+    long long t;
+    double pi, pa, e;
+    int tc;
+    assert_non_null(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lld,%lf,%lf,%lf,%d", &t, &pi, &pa, &e, &tc) == 5)
+            assert_int_equal(fm_series_push(&s, t, pi < 0 ? NAN : pi), FM_OK);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/docs/measurements/h100-phases-2026-11-26/markers.txt", src);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fm_marker m[32];
+    size_t nm = 0;
+    char kind[16], name[64];
+    while (nm < 32 && fgets(line, sizeof line, f))
+        if (sscanf(line, "%lld %15s %63s", &t, kind, name) == 3) {
+            memset(&m[nm], 0, sizeof m[nm]);
+            m[nm].t_ns = t;
+            snprintf(m[nm].kind, sizeof m[nm].kind, "%s", kind);
+            snprintf(m[nm].name, sizeof m[nm].name, "%s", name);
+            m[nm].gpu = -1;
+            m[nm].tokens = m[nm].request = -1;
+            m[nm].energy_j = NAN;
+            nm++;
+        }
+    fclose(f);
+    assert_int_equal(nm, 16);
+    fm_segment *truth, *det;
+    size_t nt, nd;
+    fm_error err;
+    assert_int_equal(fm_phases_from_markers(&s, m, nm, &truth, &nt, &err), FM_OK);
+    assert_int_equal(nt, 13); /* idle, then 4 x (prefill, decode, idle) */
+    fm_phase_params p;
+    fm_phase_params_default(&p);
+    p.idle_below_w = 200.0; /* this H100 idles at ~120 W */
+    assert_int_equal(fm_phases_detect(&s, &p, &det, &nd, &err), FM_OK);
+    fm_phase_agreement ag;
+    fm_phases_compare(det, nd, truth, nt, &ag);
+    size_t prefills = 0, ramps = 0;
+    for (size_t i = 0; i < nd; i++) {
+        prefills += det[i].phase == FM_PHASE_PREFILL;
+        if (det[i].phase == FM_PHASE_RAMP) {
+            ramps++;
+            assert_true(det[i].ramp_rate_w_per_s > 3000.0); /* a step, not a ramp */
+        }
+    }
+    print_message("real H100 workload: %zu prefills, %zu ramps; labelled %.2f %% like the "
+                  "markers, median boundary error %.0f ms (p95 %.0f ms)\n",
+                  prefills, ramps, 100 * ag.labelled_fraction, 1000 * ag.median_boundary_err_s,
+                  1000 * ag.p95_boundary_err_s);
+    assert_int_equal(prefills, 4);
+    assert_int_equal(ramps, 4);
+    assert_true(ag.labelled_fraction >= 0.95);
+    assert_true(ag.median_boundary_err_s <= 0.100);
+    free(truth);
+    free(det);
+    fm_series_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_instant_step_vs_1s_average),
         cmocka_unit_test(test_energy_vs_counter),
+        cmocka_unit_test(test_real_workload_vs_markers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

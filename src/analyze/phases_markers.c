@@ -123,6 +123,10 @@ int fm_phases_from_markers_signal(const fm_phase_signal *sig, const fm_marker *m
         int64_t e = iv[i].end_ns > sig->t_last_ns ? sig->t_last_ns : iv[i].end_ns;
         if (s > sig->t_last_ns)
             s = sig->t_last_ns;
+        /* A gap under 1 ms between one marker's end and the next one's start
+         * is the workload's own bookkeeping, not idle time. */
+        if (s - cursor < 1000000 && n > 0)
+            s = cursor;
         if ((rc = push_segment(&seg, &n, &cap, FM_PHASE_IDLE, cursor, s)) ||
             (rc = push_segment(&seg, &n, &cap, iv[i].phase, s, e)))
             goto done;
