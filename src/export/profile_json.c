@@ -16,6 +16,7 @@
 #define NS_PER_S 1e9
 #define MAX_TRACE_POINTS 36000
 #define MAX_SEGMENTS_PER_LIST 20000
+#define SMALL_TRACE_POINTS 12000 /* aggregate trace and indentation up to this */
 
 struct fm_profile {
     json_t *root;
@@ -705,7 +706,13 @@ static json_t *extras_json(build_ctx *c, fm_profile *p, json_t *root, fm_error *
     set(x, "profile_format", json_integer(1));
     set(x, "run", x_run_json(c));
     set(x, "power_trace", x_trace_json(c));
-    set(x, "aggregate_power_trace", trace_json(&c->d.agg, c->d.t0_ns, c->step, c->points));
+    /* The aggregate trace only while small (the contract's trace already
+     * makes a long run's file large; the CSV has every GPU and the total). */
+    if (c->points <= SMALL_TRACE_POINTS)
+        set(x, "aggregate_power_trace", trace_json(&c->d.agg, c->d.t0_ns, c->step, c->points));
+    else
+        set(x, "aggregate_power_trace_note",
+            json_string("omitted above 12000 points: firmus export --csv has the aggregate"));
     set(x, "phases", x_phases_json(c));
     json_t *me = marker_energy_json(&c->d, p);
     if (me)
@@ -781,9 +788,17 @@ void fm_profile_free(fm_profile *p)
     free(p);
 }
 
+/* Indented for reading when small; compact (one line) for long traces,
+ * where indentation would double the file. */
+static size_t dump_flags(const fm_profile *p)
+{
+    size_t layout = p->points <= SMALL_TRACE_POINTS ? JSON_INDENT(1) : JSON_COMPACT;
+    return layout | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER;
+}
+
 char *fm_profile_json_text(const fm_profile *p)
 {
-    return json_dumps(p->root, JSON_INDENT(1) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
+    return json_dumps(p->root, dump_flags(p));
 }
 
 int fm_profile_write_json(const fm_profile *p, const char *path, fm_error *err)
@@ -792,8 +807,7 @@ int fm_profile_write_json(const fm_profile *p, const char *path, fm_error *err)
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f)
         return fm_fail(err, FM_ERR_IO, "%s: cannot write", path);
-    int bad =
-        json_dumpf(p->root, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
+    int bad = json_dumpf(p->root, f, dump_flags(p));
     fputc('\n', f);
     if (to_stdout)
         bad |= fflush(f);
