@@ -41,15 +41,17 @@ static void measure_gaps(const fm_series *s, fm_gpu_data *gd)
 {
     int64_t *d = malloc((s->n ? s->n : 1) * sizeof *d);
     size_t m = 0;
-    int64_t prev = -1;
+    int64_t prev = 0;
+    int have_prev = 0;
     for (size_t i = 0; i < s->n && d; i++) {
         if (isnan(s->v[i]))
             continue;
-        if (prev >= 0)
+        if (have_prev)
             d[m++] = s->t_ns[i] - prev;
         prev = s->t_ns[i];
+        have_prev = 1;
     }
-    gd->largest_gap_s = gd->gap_time_s = 0;
+    gd->largest_gap_s = gd->gap_time_s = d ? 0.0 : NAN; /* unknown without memory */
     if (!d || m == 0) {
         free(d);
         return;
