@@ -50,11 +50,13 @@ int fm_phases_from_markers(const fm_series *power_w, const fm_marker *markers, s
 
 /* ---- additions (analysis helper) ---- */
 
-/* The power signal as phase detection sees it: the deduplicated held
- * values (one point per sensor publication), each moved back by half the
- * median polling interval (the value appeared somewhere between the
- * previous poll and this one), clipped to [t_first_ns, t_last_ns] of the
- * raw series. Energy integrates this signal piecewise-linearly. */
+/* The power signal as phase detection sees it: one point per sensor
+ * publication (the first sample of each new value, and a repeated value
+ * again after a whole update period), each moved back to the middle of what
+ * the sensor saw: half the median polling interval when polling is faster
+ * than the sensor (the value appeared somewhere since the previous poll)
+ * plus half the sensor's averaging window; clipped to [t_first_ns,
+ * t_last_ns] of the raw series. Energy integrates it piecewise-linearly. */
 typedef struct fm_phase_signal {
     size_t n;
     int64_t *t_ns;
@@ -78,9 +80,11 @@ int fm_phase_signal_prepare_window(const fm_series *power_w, double window_s, fm
                                    fm_error *err);
 void fm_phase_signal_free(fm_phase_signal *sig);
 
-/* Characteristics of [start_ns, end_ns) of a prepared signal (avg =
- * energy / duration; stdev and CV over the publications inside; ramp rate
- * = least-squares slope for ramp and fall, NAN otherwise). */
+/* Characteristics of [start_ns, end_ns) of a prepared signal: energy of
+ * the publications inside, extended to the edges by the phase's shape (flat
+ * phases hold their nearest value, ramps and falls follow their line);
+ * avg = energy / duration; peak, stdev and CV over the publications inside;
+ * ramp rate = least-squares slope for ramp and fall, NAN otherwise. */
 void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t start_ns,
                         int64_t end_ns, fm_segment *out);
 
@@ -98,12 +102,12 @@ int fm_markers_have_phases(const fm_marker *markers, size_t n_markers);
 /* Integral (J) of the prepared signal over [t0_ns, t1_ns] (piecewise linear). */
 double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns);
 
-
 /* Energy in marker windows that carry an externally measured energy (e.g.
- * NVML energy per phase from pyJoules): for each "start" marker with a
- * finite energy_j for `gpu` (or gpu -1 = all GPUs, compared with the
- * aggregate), the window to the next "end" of the same name, our integral
- * of the signal over it, and the relative difference. */
+ * NVML energy per phase from pyJoules): for each "start" marker of `gpu`
+ * (its gpu field equal to `gpu`; -1 = markers for the whole node, to compare
+ * with the aggregate) with a finite energy_j, the window to the next "end"
+ * of the same name, our integral of the signal over it, and the relative
+ * difference. Windows outside the signal are skipped. */
 typedef struct fm_marker_energy {
     char name[64];
     int gpu;

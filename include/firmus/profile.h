@@ -77,8 +77,8 @@ int fm_trace_write_csv(fm_store *st, int64_t run_id, const char *path, double re
 
 /* The default file names of a run's exports: <dir>/<name>-<id>.json and
  * .csv (the name reduced to letters, digits, '-', '_', '.'); creates dir. */
-int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path,
-                             size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err);
+int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path, size_t json_cap,
+                             char *csv_path, size_t csv_cap, fm_error *err);
 
 /* Writes <dir>/<run name>.json and <dir>/<run name>.csv (auto-export after
  * a run; dir is created). Paths written go to json_path/csv_path if not NULL. */
