@@ -146,6 +146,26 @@ static void test_csv_malformed(void **state)
     }
 }
 
+/* An index column that lists GPUs 2 and 3 only (CUDA_VISIBLE_DEVICES). */
+static void test_csv_sparse_index(void **state)
+{
+    (void)state;
+    const char *csv = "timestamp, index, power.draw [W]\n"
+                      "2025/01/02 03:04:05.000, 2, 100 W\n"
+                      "2025/01/02 03:04:05.001, 3, 200 W\n"
+                      "2025/01/02 03:04:05.100, 2, 110 W\n";
+    fm_import_options o = options(0, NULL, FM_PF_AVG);
+    fm_import_log log;
+    fm_error err;
+    assert_int_equal(fm_import_smi_csv(csv, strlen(csv), "s.csv", &o, &log, &err), FM_OK);
+    assert_int_equal(log.gpus, 2);
+    assert_int_equal(log.gpu[0].info.index, 2);
+    assert_int_equal(log.gpu[1].info.index, 3);
+    assert_int_equal(log.gpu[0].n, 2);
+    assert_true(fabs(log.gpu[1].samples[0].power_avg_w - 200) < 1e-9);
+    fm_import_log_free(&log);
+}
+
 static void test_dmon(void **state)
 {
     (void)state;
@@ -319,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_csv_with_index_units_na),
         cmocka_unit_test(test_csv_row_order_and_truncation),
         cmocka_unit_test(test_csv_malformed),
+        cmocka_unit_test(test_csv_sparse_index),
         cmocka_unit_test(test_dmon),
         cmocka_unit_test(test_markers_quoted),
         cmocka_unit_test(test_real_h100x8),

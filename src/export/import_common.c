@@ -82,6 +82,19 @@ int fm_import_log_push(fm_import_log *log, int gpu, const fm_sample *s, fm_error
     return FM_OK;
 }
 
+void fm_import_log_compact(fm_import_log *log)
+{
+    int k = 0;
+    for (int g = 0; g < log->gpus; g++) {
+        if (log->gpu[g].n == 0) {
+            free(log->gpu[g].samples);
+            continue;
+        }
+        log->gpu[k++] = log->gpu[g]; /* info.index keeps the log's own index */
+    }
+    log->gpus = k;
+}
+
 void fm_import_log_free(fm_import_log *log)
 {
     if (!log)

@@ -28,6 +28,10 @@ int fm_import_log_set_gpus(fm_import_log *log, int gpus, fm_error *err);
  * time does not advance. */
 int fm_import_log_push(fm_import_log *log, int gpu, const fm_sample *s, fm_error *err);
 
+/* Drops GPUs without rows (an index column listing GPUs 2 and 3 only):
+ * positions become 0..n-1, info.index keeps the log's index. */
+void fm_import_log_compact(fm_import_log *log);
+
 /* 1 if nvidia-smi's power.draw is instantaneous on this GPU model (GA100
  * and older), 0 if it is the 1 s average, -1 if the name says nothing. */
 int fm_power_draw_is_instant(const char *gpu_name);

@@ -322,7 +322,6 @@ static void describe_devices(fm_import_log *log, const column *cols, size_t ncol
     }
     for (int g = 0; g < log->gpus; g++) {
         fm_device_info *d = &log->gpu[g].info;
-        d->index = g;
         d->supported = seen;
         if (!d->name[0])
             snprintf(d->name, sizeof d->name, "unknown (nvidia-smi log)");
@@ -451,6 +450,7 @@ int fm_import_smi_csv(const char *data, size_t len, const char *name, const fm_i
             (cols[i].kind == COL_POWER_DRAW && !out->power_column[0]))
             snprintf(out->power_column, sizeof out->power_column, "%s", cols[i].name);
     describe_devices(out, cols, ncols);
+    fm_import_log_compact(out);
     return FM_OK;
 fail:
     fm_import_log_free(out);

@@ -286,6 +286,7 @@ int fm_import_smi_dmon(const char *data, size_t len, const char *name, const fm_
         snprintf(out->power_field == FM_PF_INSTANT ? d->power_instant_source : d->power_avg_source,
                  sizeof d->power_avg_source, "nvidia-smi dmon pwr");
     }
+    fm_import_log_compact(out);
     return FM_OK;
 fail:
     fm_import_log_free(out);
