@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "  --dir DIR            folder for the default file names (workload_profiles)\n"
             "  --resolution S       trace grid in seconds (default: 0.1 s up to 1 h, coarser\n"
             "                       for longer runs so the profile keeps <= 36000 points)\n"
-            "  --gpu N              GPU whose watts form power_trace (default 0)\n"
+            "  --gpu N|mean         GPU whose watts form power_trace (default 0); mean: the\n"
+            "                       node's power / GPU count (GPUs that take turns)\n"
             "  --model NAME         model_name (default: the run's model)\n"
             "  --params N           model_size_params, e.g. 32e9 (default: the run's)\n"
             "  --platform NAME      gpu_platform (default: from the GPU name, e.g. H200)\n"
@@ -105,10 +106,14 @@ int fm_cmd_export(int argc, char **argv)
             bad = number("--resolution", optarg, 0.001, &po.resolution_s);
             break;
         case 'g':
+            if (!strcmp(optarg, "mean")) {
+                po.gpu = FM_PROFILE_GPU_MEAN;
+                break;
+            }
             bad = number("--gpu", optarg, 0, &v) || v != floor(v) || v > 1024;
             po.gpu = (int)v;
             if (bad)
-                fm_cli_error("export", "--gpu wants a GPU index");
+                fm_cli_error("export", "--gpu wants a GPU index or \"mean\"");
             break;
         case 'm':
             po.model_name = optarg;

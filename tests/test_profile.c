@@ -352,6 +352,36 @@ static void test_csv_and_auto_export(void **state)
     recorded_free(&r);
 }
 
+/* --gpu mean: the node's power / GPU count, so trace x GPUs = node. */
+static void test_mean_gpu(void **state)
+{
+    (void)state;
+    recorded r;
+    record_sim("Llama-4-Scout", 2, FM_SIM_SERVING, 120.0, 0, 1, &r);
+    fm_profile_options o;
+    fm_profile_options_default(&o);
+    o.gpu = FM_PROFILE_GPU_MEAN;
+    json_t *root = build_json(&r, &o);
+    check_contract(root);
+    json_t *em = json_object_get(root, "energy_metrics");
+    double mean_true = 0.5 * (r.true_energy_j[0] + r.true_energy_j[1]);
+    assert_true(fmt_rel_err(json_number_value(json_object_get(em, "total_energy_joules")),
+                            mean_true) < 0.01);
+    json_t *x = json_object_get(root, "x_firmus");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(x, "power_trace"), "gpu")), "mean");
+    /* Each trace point is half the aggregate's. */
+    json_t *tr = json_object_get(root, "power_trace");
+    json_t *agg = json_object_get(x, "aggregate_power_trace");
+    for (size_t i = 0; i < json_array_size(tr); i += 97) {
+        double a = json_number_value(json_array_get(json_array_get(tr, i), 1));
+        double b = json_number_value(json_array_get(json_array_get(agg, i), 1));
+        assert_true(fabs(2 * a - b) < 0.01);
+    }
+    json_decref(root);
+    recorded_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_thermal_profile),
         cmocka_unit_test(test_idle_run_has_no_profile),
         cmocka_unit_test(test_csv_and_auto_export),
+        cmocka_unit_test(test_mean_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,11 +16,14 @@
 extern "C" {
 #endif
 
+#define FM_PROFILE_GPU_MEAN (-1)
+
 typedef struct fm_profile_options {
-    int gpu;                  /* GPU whose watts form power_trace (default 0) */
-    double resolution_s;      /* trace grid; 0 = automatic (fm_profile_auto_resolution_s) */
-    const char *model_name;   /* NULL = the run's model (else its name) */
-    double model_params;      /* NAN = the run's */
+    int gpu;                /* GPU whose watts form power_trace (default 0), or FM_PROFILE_GPU_MEAN:
+                               the node's power / GPU count */
+    double resolution_s;    /* trace grid; 0 = automatic (fm_profile_auto_resolution_s) */
+    const char *model_name; /* NULL = the run's model (else its name) */
+    double model_params;    /* NAN = the run's */
     const char *gpu_platform; /* NULL = from the device name ("H200", "H100", ...) */
     const char *cooling_type; /* NULL = "unknown" */
     int ignore_markers;       /* 1 = phases from power only even when markers exist */

@@ -414,7 +414,10 @@ typedef struct build_ctx {
     int64_t run_id;
     fm_profile_options opt;
     fm_run_data d;
-    int g;                              /* the exported GPU */
+    int g;                              /* the exported GPU; FM_PROFILE_GPU_MEAN for the mean */
+    int g_dev;                          /* the GPU whose device and temperature describe it */
+    fm_gpu_data mean;                   /* the mean GPU (aggregate / GPU count), when asked */
+    const fm_gpu_data *sel;             /* the exported trace and phases */
     fm_phase_summary s[FM_PHASE_COUNT]; /* its phases per type */
     fm_run_metrics m;
     int have_m;
@@ -429,6 +432,40 @@ typedef struct build_ctx {
     const char *tier; /* NULL when the decode CV is unknown */
 } build_ctx;
 
+/* The mean GPU: the aggregate divided by the GPU count (its trace times the
+ * count gives the node, as the digital twin multiplies power_trace), with
+ * the aggregate's segments re-measured on it. Device facts from GPU 0. */
+static int build_mean_gpu(const fm_run_data *d, fm_gpu_data *mean, fm_error *err)
+{
+    const fm_phase_signal *a = &d->agg;
+    *mean = d->gpu[0];
+    mean->sig = *a;
+    mean->sig.t_ns = malloc((a->n ? a->n : 1) * sizeof *mean->sig.t_ns);
+    mean->sig.v = malloc((a->n ? a->n : 1) * sizeof *mean->sig.v);
+    mean->seg = malloc((d->n_agg_seg ? d->n_agg_seg : 1) * sizeof *mean->seg);
+    mean->n_seg = 0;
+    if (!mean->sig.t_ns || !mean->sig.v || !mean->seg)
+        return fm_fail(err, FM_ERR_NOMEM, "mean GPU: out of memory");
+    for (size_t i = 0; i < a->n; i++) {
+        mean->sig.t_ns[i] = a->t_ns[i];
+        mean->sig.v[i] = a->v[i] / d->gpus;
+    }
+    for (size_t i = 0; i < d->n_agg_seg; i++) {
+        const fm_segment *s = &d->agg_seg[i];
+        fm_segment_measure(&mean->sig, s->phase, s->start_ns, s->end_ns, &mean->seg[i]);
+        if (!isnan(s->ramp_rate_w_per_s))
+            mean->seg[i].ramp_rate_w_per_s = s->ramp_rate_w_per_s / d->gpus;
+    }
+    mean->n_seg = d->n_agg_seg;
+    return FM_OK;
+}
+
+/* "gpu" in the extras: the index, or "mean". */
+static json_t *gpu_json(const build_ctx *c)
+{
+    return c->g == FM_PROFILE_GPU_MEAN ? json_string("mean") : json_integer(c->g);
+}
+
 /* Loads the run, checks the GPU and the decode phase, computes the metrics
  * and the trace grid. */
 static int ctx_init(build_ctx *c, fm_error *err)
@@ -437,10 +474,19 @@ static int ctx_init(build_ctx *c, fm_error *err)
     if (rc)
         return rc;
     c->g = c->opt.gpu;
-    if (c->g < 0 || c->g >= c->d.gpus)
+    if (c->g == FM_PROFILE_GPU_MEAN) {
+        if ((rc = build_mean_gpu(&c->d, &c->mean, err)))
+            return rc;
+        c->sel = &c->mean;
+        c->g_dev = 0;
+    } else if (c->g < 0 || c->g >= c->d.gpus) {
         return fm_fail(err, FM_ERR_USAGE, "--gpu %d: run %lld has GPUs 0..%d", c->g,
                        (long long)c->run_id, c->d.gpus - 1);
-    fm_phases_summarize(c->d.gpu[c->g].seg, c->d.gpu[c->g].n_seg, c->s);
+    } else {
+        c->sel = &c->d.gpu[c->g];
+        c->g_dev = c->g;
+    }
+    fm_phases_summarize(c->sel->seg, c->sel->n_seg, c->s);
     if (c->s[FM_PHASE_DECODE].count == 0)
         return fm_fail(err, FM_ERR_NOT_FOUND,
                        "run %lld, GPU %d: no decode phase %s; the digital twin needs one (is "
@@ -458,7 +504,14 @@ static int ctx_init(build_ctx *c, fm_error *err)
     if (c->points < 2)
         c->points = 2;
     c->duration_s = (double)(c->points - 1) * seconds(c->step);
-    c->e_gpu = gpu_energy(&c->d, c->g, &c->m, c->have_m, &c->esrc);
+    if (c->g == FM_PROFILE_GPU_MEAN) {
+        double sum = 0;
+        for (int k = 0; k < c->d.gpus; k++)
+            sum += gpu_energy(&c->d, k, &c->m, c->have_m, &c->esrc);
+        c->e_gpu = sum / c->d.gpus;
+    } else {
+        c->e_gpu = gpu_energy(&c->d, c->g, &c->m, c->have_m, &c->esrc);
+    }
     c->tokens = c->have_m && c->m.tokens >= 0 ? c->m.tokens : c->d.run.tokens;
     c->tier = fm_tier_cv_only(c->s[FM_PHASE_DECODE].power_cv);
     return FM_OK;
@@ -476,8 +529,8 @@ static json_t *energy_metrics_json(const build_ctx *c)
     int64_t tokens_gpu = c->tokens >= 0 ? c->tokens / c->d.gpus : 0;
     double jpt = tokens_gpu > 0 ? c->e_gpu / (double)tokens_gpu : NAN;
     double peak = -INFINITY;
-    for (size_t i = 0; i < c->d.gpu[c->g].sig.n; i++)
-        peak = fmax(peak, c->d.gpu[c->g].sig.v[i]);
+    for (size_t i = 0; i < c->sel->sig.n; i++)
+        peak = fmax(peak, c->sel->sig.v[i]);
     json_t *em = json_object();
     set(em, "total_energy_joules", jnum(round_to(c->e_gpu, 3)));
     set(em, "tokens_generated", json_integer(tokens_gpu));
@@ -494,7 +547,7 @@ static json_t *energy_metrics_json(const build_ctx *c)
  * with the extras it explains). */
 static void contract_json(const build_ctx *c, json_t *root)
 {
-    const fm_gpu_data *gd = &c->d.gpu[c->g];
+    const fm_gpu_data *gd = c->sel;
     set(root, "model_name", json_string(model_name(c)));
     double params = isfinite(c->opt.model_params) ? c->opt.model_params : c->d.run.params;
     set(root, "model_size_params",
@@ -537,7 +590,7 @@ static json_t *x_run_json(const build_ctx *c)
 static json_t *x_trace_json(const build_ctx *c)
 {
     json_t *tr = json_object();
-    set(tr, "gpu", json_integer(c->g));
+    set(tr, "gpu", gpu_json(c));
     set(tr, "resolution_s", json_real(seconds(c->step)));
     set(tr, "resolution_rule",
         json_string(c->opt.resolution_s > 0 ? "set by --resolution"
@@ -545,7 +598,7 @@ static json_t *x_trace_json(const build_ctx *c)
                                               "keeps <= 36000 points"));
     set(tr, "points", json_integer((json_int_t)c->points));
     set(tr, "value", json_string("mean power of the GPU over each [t, t + resolution) bin, W"));
-    set(tr, "power_field", json_string(field_label(c->d.gpu[c->g].power_field)));
+    set(tr, "power_field", json_string(field_label(c->sel->power_field)));
     set(tr, "duration_note",
         json_string("duration_seconds = last trace time; the run lasted "
                     "x_firmus.run.duration_s"));
@@ -565,7 +618,7 @@ static json_t *x_segments_json(const build_ctx *c)
         total += d->gpu[k].n_seg;
     json_t *pg = json_object();
     for (int k = 0; k < d->gpus; k++) {
-        if (total > MAX_SEGMENTS_PER_LIST && k != c->g)
+        if (total > MAX_SEGMENTS_PER_LIST && k != c->g_dev)
             continue;
         char key[16];
         snprintf(key, sizeof key, "%d", k);
@@ -624,7 +677,7 @@ static json_t *x_energy_json(const build_ctx *c)
 {
     const fm_phase_summary *s = c->s;
     json_t *en = json_object();
-    set(en, "gpu", json_integer(c->g));
+    set(en, "gpu", gpu_json(c));
     set(en, "energy_metrics_source", json_string(c->esrc));
     set(en, "energy_metrics_scope", json_string("the exported GPU (as power_trace)"));
     set(en, "total_energy_all_gpus_j", jnum(energy_all_gpus(c)));
@@ -668,7 +721,7 @@ static json_t *x_tier_json(const build_ctx *c)
 
 static json_t *x_measurement_json(const build_ctx *c)
 {
-    const fm_gpu_data *gd = &c->d.gpu[c->g];
+    const fm_gpu_data *gd = c->sel;
     json_t *ms = json_object();
     set(ms, "backend", json_string(c->d.run.backend));
     fm_backend_info bi;
@@ -700,7 +753,7 @@ static json_t *x_measurement_json(const build_ctx *c)
 static json_t *extras_json(build_ctx *c, fm_profile *p, json_t *root, fm_error *err)
 {
     json_t *x = json_object();
-    set(root, "thermal_profile", thermal(c->st, &c->d, c->g, p, x, err));
+    set(root, "thermal_profile", thermal(c->st, &c->d, c->g_dev, p, x, err));
     set(x, "tool", json_string("firmus"));
     set(x, "tool_version", json_string(fm_version()));
     set(x, "profile_format", json_integer(1));
@@ -776,6 +829,8 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
     if (c->have_m)
         fm_run_metrics_free(&c->m);
     fm_run_data_free(&c->d);
+    fm_phase_signal_free(&c->mean.sig);
+    free(c->mean.seg);
     free(c);
     return rc;
 }
@@ -822,14 +877,19 @@ void fm_profile_print_summary(const fm_profile *p, FILE *out)
 {
     fprintf(out, "Workload profile (digital-twin contract)\n");
     fprintf(out, "  model            %s\n", p->model);
-    fprintf(out, "  power_trace      GPU %d of %d, %zu points at %.3g s (%.1f s)\n", p->gpu,
-            p->gpus, p->points, p->resolution_s, p->duration_s);
-    fprintf(out, "  energy           %.1f J (GPU %d)\n", p->energy_j, p->gpu);
+    if (p->gpu == FM_PROFILE_GPU_MEAN)
+        fprintf(out, "  power_trace      mean of %d GPUs, %zu points at %.3g s (%.1f s)\n", p->gpus,
+                p->points, p->resolution_s, p->duration_s);
+    else
+        fprintf(out, "  power_trace      GPU %d of %d, %zu points at %.3g s (%.1f s)\n", p->gpu,
+                p->gpus, p->points, p->resolution_s, p->duration_s);
+    fprintf(out, "  energy           %.1f J (%s)\n", p->energy_j,
+            p->gpu == FM_PROFILE_GPU_MEAN ? "mean GPU" : "the GPU of power_trace");
     fprintf(out, "  tier             %s (CV-only rule, decode CV %.4f)\n", p->tier, p->decode_cv);
     fprintf(out, "  thermal          %s", p->thermal_ok ? "" : "null (no time constant fitted)\n");
     if (p->thermal_ok)
         fprintf(out, "time constant %.1f s\n", p->tau_s);
-    fprintf(out, "  phases (%s; GPU %d)\n", p->phase_source, p->gpu);
+    fprintf(out, "  phases (%s)\n", p->phase_source);
     fprintf(out, "    %-8s %5s %10s %10s %10s %8s %12s %10s\n", "phase", "count", "time_s", "avg_W",
             "peak_W", "CV", "energy_J", "rate_W/s");
     for (int k = 0; k < FM_PHASE_COUNT; k++) {
