@@ -30,6 +30,7 @@ typedef struct recorder {
     const fm_record_options *o;
     fm_record_result *res;
     fm_sensor sensor;
+    int sensor_borrowed; /* o->sensor: the caller closes it */
     fm_clock *clock;
     int virtual_time;
     int gpus;       /* GPUs in the run */
@@ -99,23 +100,20 @@ static int check_options(const fm_record_options *o, fm_error *err)
 static int open_backend(recorder *r, fm_error *err)
 {
     const fm_record_options *o = r->o;
-    fm_backend_options bopt = o->backend_opt;
-    const char *name = o->backend_ops ? o->backend_ops->name : (o->backend ? o->backend : "nvml");
-    /* A command runs in real time, so the simulator must too. */
-    if (o->command && !strcasecmp(name, "sim"))
-        bopt.sim_real_time = 1;
-    int rc;
-    if (o->backend_ops) {
-        r->sensor.ops = o->backend_ops;
-        r->sensor.state = NULL;
-        rc = o->backend_ops->open(&bopt, &r->sensor.state, err);
-        if (rc != FM_OK)
-            r->sensor.ops = NULL;
+    if (o->sensor) {
+        r->sensor = *o->sensor;
+        r->sensor_borrowed = 1;
     } else {
-        rc = fm_sensor_open(name, &bopt, &r->sensor, err);
+        fm_backend_options bopt = o->backend_opt;
+        const char *name = o->backend ? o->backend : "nvml";
+        /* A command runs in real time, so the simulator must too. */
+        if (o->command && !strcasecmp(name, "sim"))
+            bopt.sim_real_time = 1;
+        int rc = fm_sensor_open(name, &bopt, &r->sensor, err);
+        if (rc != FM_OK)
+            return rc;
     }
-    if (rc != FM_OK)
-        return rc;
+    const char *name = r->sensor.ops->name;
     r->clock = fm_sensor_clock(&r->sensor);
     r->virtual_time = r->clock && r->clock->virtual_time;
     if (r->virtual_time && o->command)
@@ -505,6 +503,7 @@ static void fill_result(recorder *r, double cpu_s)
 {
     fm_record_result *res = r->res;
     res->run_id = r->run.id;
+    res->start_wall_ns = r->run.start_wall_ns;
     res->gpus = r->gpus;
     res->ticks = r->ticks.count;
     res->virtual_time = r->virtual_time;
@@ -592,7 +591,8 @@ static void release(recorder *r)
         fm_mark_channel_close(&r->chan);
     if (r->st)
         fm_store_close(r->st);
-    fm_sensor_close(&r->sensor);
+    if (!r->sensor_borrowed)
+        fm_sensor_close(&r->sensor);
     fm_tick_stats_free(&r->ticks);
     free(r->dev_index);
     free(r->active);
