@@ -1,6 +1,7 @@
 /* firmus mark — sends one marker line (docs/MARKERS.md) to the recorder
- * that started this process: to the inherited pipe named by FIRMUS_MARK_FD,
- * else to the UNIX datagram socket named by FIRMUS_MARK_SOCKET. The line
+ * that started this process: to the inherited pipe named by FIRMUS_MARK_FD
+ * (if that descriptor is a pipe here), else to the UNIX datagram socket
+ * named by FIRMUS_MARK_SOCKET. The line
  * carries this process's CLOCK_MONOTONIC time (t_ns=). */
 #include "cli.h"
 #include "firmus/record.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -83,6 +85,16 @@ static int send_to_socket(const char *path, const char *line, size_t len)
     fm_cli_error("mark", "cannot send to %s=%s: %s (is the recorder still running?)",
                  FM_MARK_ENV_SOCKET, path, n < 0 ? strerror(e) : "short write");
     return -1;
+}
+
+/* The inherited descriptor is used only if it is still a pipe: a process
+ * that did not inherit it may have the same number open on another file. */
+static int fd_is_pipe(const char *fd_text)
+{
+    int64_t fd = -1;
+    struct stat st;
+    return parse_count(fd_text, &fd) == 0 && fd <= 1000000 && fstat((int)fd, &st) == 0 &&
+           S_ISFIFO(st.st_mode);
 }
 
 typedef struct mark_args {
@@ -223,9 +235,11 @@ int fm_cmd_mark(int argc, char **argv)
         return FM_EXIT_FAIL;
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished recorder is an error message, not a crash */
-    if (fd_text && *fd_text && fcntl(atoi(fd_text), F_GETFD) >= 0)
+    if (fd_text && *fd_text && fd_is_pipe(fd_text))
         return send_to_fd(fd_text, line, (size_t)len) == 0 ? FM_EXIT_OK : FM_EXIT_FAIL;
     if (socket_path && *socket_path)
         return send_to_socket(socket_path, line, (size_t)len) == 0 ? FM_EXIT_OK : FM_EXIT_FAIL;
-    return send_to_fd(fd_text, line, (size_t)len) == 0 ? FM_EXIT_OK : FM_EXIT_FAIL;
+    fm_cli_error("mark", "%s=%s is not an open pipe here and %s is unset", FM_MARK_ENV_FD, fd_text,
+                 FM_MARK_ENV_SOCKET);
+    return FM_EXIT_FAIL;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -266,12 +267,12 @@ static void queue_marker(recorder *r, const fm_marker *m)
     }
 }
 
-/* A marker the recorder itself adds (command start/end, GPU lost). */
-static void queue_own_marker(recorder *r, const char *name, int gpu)
+/* A marker the recorder itself adds (command start/end, GPU lost), at t_ns. */
+static void queue_own_marker(recorder *r, const char *name, int gpu, int64_t t_ns)
 {
     fm_marker m;
     memset(&m, 0, sizeof m);
-    m.t_ns = r->now_ns;
+    m.t_ns = t_ns;
     snprintf(m.kind, sizeof m.kind, "mark");
     snprintf(m.name, sizeof m.name, "%s", name);
     m.tokens = -1;
@@ -334,7 +335,7 @@ static void lose_gpu(recorder *r, int i, const fm_error *why)
     r->res->gpus_lost++;
     if (i < 64)
         r->res->gpus_lost_mask |= 1ull << i;
-    queue_own_marker(r, "gpu_lost", i);
+    queue_own_marker(r, "gpu_lost", i, r->now_ns);
     size_t len = strlen(r->lost_note);
     snprintf(r->lost_note + len, sizeof r->lost_note - len, "%sgpu%d at %.3f s: %.200s",
              len ? "; " : "", i, (double)(r->now_ns - r->t0_ns) / 1e9, why->msg);
@@ -388,8 +389,8 @@ static void start_command(recorder *r, fm_error *err)
         r->stage = STAGE_DONE;
         return;
     }
-    r->child_start_ns = r->now_ns;
-    queue_own_marker(r, "command_start", -1);
+    r->child_start_ns = fm_clock_now_ns(r->clock);
+    queue_own_marker(r, "command_start", -1, r->child_start_ns);
     r->stage = STAGE_COMMAND;
 }
 
@@ -427,9 +428,11 @@ static void advance_stage(recorder *r, int64_t deadline_ns, fm_error *cmd_err)
         break;
     case STAGE_COMMAND:
         if (fm_child_poll(&r->child)) {
-            r->child_end_ns = r->now_ns;
+            /* Markers the command wrote before it exited come first. */
+            fm_mark_channel_poll(&r->chan, handle_marker_line, r);
+            r->child_end_ns = fm_clock_now_ns(r->clock);
             r->res->child_exit_code = r->child.exit_code;
-            queue_own_marker(r, "command_end", -1);
+            queue_own_marker(r, "command_end", -1, r->child_end_ns);
             r->stage = STAGE_POSTROLL;
         }
         break;
@@ -473,6 +476,11 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
         r->now_ns = fm_clock_now_ns(r->clock);
         start_command(r, cmd_err);
     }
+    /* Wake-ups as close to the deadline as the kernel allows (this thread
+     * only; the default slack is 50 us). */
+    int old_slack_ns = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (!r->virtual_time)
+        prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     while (r->stage != STAGE_DONE) {
         int64_t deadline_ns = r->t0_ns + k * r->interval_ns;
         fm_clock_sleep_until(r->clock, deadline_ns);
@@ -486,6 +494,8 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
         int64_t done_ns = fm_clock_now_ns(r->clock);
         k = fm_tick_next(r->t0_ns, r->interval_ns, k, done_ns, &r->res->missed_ticks);
     }
+    if (!r->virtual_time && old_slack_ns > 0)
+        prctl(PR_SET_TIMERSLACK, old_slack_ns, 0, 0, 0);
     /* A command still running here means the store failed: wait for it. */
     if (r->child.running) {
         while (!fm_child_poll(&r->child))
