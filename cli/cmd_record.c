@@ -37,6 +37,8 @@ static void usage(FILE *out)
         "  --pattern single|serving  sim: workload pattern (default single)\n"
         "  --sim-gpus N           sim: number of simulated GPUs (default 1)\n"
         "  --request-rate HZ      sim serving: mean request arrivals per second\n"
+        "  --sim-real-time        sim without CMD: run in real time (default: virtual time,\n"
+        "                         a 10-minute run takes well under a second)\n"
         "timing:\n"
         "  --interval MS          tick interval (default 25 ms)\n"
         "  --high-res             10 ms ticks\n"
@@ -195,6 +197,7 @@ enum {
     OPT_PATTERN,
     OPT_SIM_GPUS,
     OPT_RATE,
+    OPT_SIM_REAL_TIME,
     OPT_INTERVAL,
     OPT_HIGH_RES,
     OPT_SLOW,
@@ -220,6 +223,7 @@ static const struct option longopts[] = {
     {"pattern", required_argument, NULL, OPT_PATTERN},
     {"sim-gpus", required_argument, NULL, OPT_SIM_GPUS},
     {"request-rate", required_argument, NULL, OPT_RATE},
+    {"sim-real-time", no_argument, NULL, OPT_SIM_REAL_TIME},
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"high-res", no_argument, NULL, OPT_HIGH_RES},
     {"slow-interval", required_argument, NULL, OPT_SLOW},
@@ -282,6 +286,9 @@ static int apply_option(int opt, const char *arg, record_args *a)
         return 0;
     case OPT_RATE:
         return parse_double("request-rate", arg, 1e-9, &o->backend_opt.sim_request_rate_hz);
+    case OPT_SIM_REAL_TIME:
+        o->backend_opt.sim_real_time = 1;
+        return 0;
     case OPT_INTERVAL:
         return parse_double("interval", arg, 1, &o->interval_ms);
     case OPT_HIGH_RES:
