@@ -10,11 +10,11 @@
  * with the child's code instead. */
 enum fm_exit {
     FM_EXIT_OK = 0,
-    FM_EXIT_FAIL = 1,    /* the operation failed; the message says why */
-    FM_EXIT_USAGE = 2,   /* wrong flags or arguments */
-    FM_EXIT_NO_NVML = 3, /* libnvidia-ml.so.1 not found */
-    FM_EXIT_GPU_LOST = 4,/* a GPU fell off the bus during the command */
-    FM_EXIT_INPUT = 5,   /* malformed input file (the message names file and line) */
+    FM_EXIT_FAIL = 1,     /* the operation failed; the message says why */
+    FM_EXIT_USAGE = 2,    /* wrong flags or arguments */
+    FM_EXIT_NO_NVML = 3,  /* libnvidia-ml.so.1 not found */
+    FM_EXIT_GPU_LOST = 4, /* a GPU fell off the bus during the command */
+    FM_EXIT_INPUT = 5,    /* malformed input file (the message names file and line) */
 };
 
 /* Prints "firmus <cmd>: <message>" to stderr. */

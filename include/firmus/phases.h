@@ -16,11 +16,11 @@ extern "C" {
 
 /* Thresholds (seed defaults) and robustness settings. */
 typedef struct fm_phase_params {
-    double idle_below_w;        /* 100 W */
-    double ramp_above_w_per_s;  /* 100 W/s */
-    double fall_below_w_per_s;  /* -100 W/s */
-    double min_segment_s;       /* shortest segment kept */
-    double smooth_s;            /* smoothing window applied to the deduplicated signal */
+    double idle_below_w;       /* 100 W */
+    double ramp_above_w_per_s; /* 100 W/s */
+    double fall_below_w_per_s; /* -100 W/s */
+    double min_segment_s;      /* shortest segment kept */
+    double smooth_s;           /* smoothing window applied to the deduplicated signal */
 } fm_phase_params;
 void fm_phase_params_default(fm_phase_params *p);
 
@@ -31,10 +31,10 @@ typedef struct fm_segment {
     int64_t end_ns;
     double avg_power_w;
     double peak_power_w;
-    double power_stdev_w;       /* population */
+    double power_stdev_w; /* population */
     double power_cv;
-    double energy_j;            /* zero-order-hold integral over [start, end) */
-    double ramp_rate_w_per_s;   /* ramp (>0) and fall (<0) only; NAN otherwise */
+    double energy_j;          /* zero-order-hold integral over [start, end) */
+    double ramp_rate_w_per_s; /* ramp (>0) and fall (<0) only; NAN otherwise */
 } fm_segment;
 
 /* Detects segments on a power series (usually the instant source). The

@@ -15,21 +15,21 @@ extern "C" {
 #endif
 
 typedef struct fm_record_options {
-    const char *backend;          /* "nvml" or "sim" */
+    const char *backend; /* "nvml" or "sim" */
     fm_backend_options backend_opt;
-    const int *gpus;              /* device indices; NULL = all */
+    const int *gpus; /* device indices; NULL = all */
     int gpu_count;
-    double interval_ms;           /* default 25; --high-res = 10 */
-    double slow_interval_ms;      /* temperature/clocks/util/memory/throttle sub-grid, default 100 */
-    double duration_s;            /* without a command: how long to sample */
-    double preroll_s;             /* idle sampling before the command starts (default 1) */
-    double postroll_s;            /* sampling after it exits, to capture the fall (default 2) */
-    char *const *command;         /* NULL-terminated argv, or NULL */
+    double interval_ms;      /* default 25; --high-res = 10 */
+    double slow_interval_ms; /* temperature/clocks/util/memory/throttle sub-grid, default 100 */
+    double duration_s;       /* without a command: how long to sample */
+    double preroll_s;        /* idle sampling before the command starts (default 1) */
+    double postroll_s;       /* sampling after it exits, to capture the fall (default 2) */
+    char *const *command;    /* NULL-terminated argv, or NULL */
     const char *db_path;
     const char *name, *model, *tags;
-    double params;                /* NAN if unknown */
-    int64_t tokens;               /* -1: from markers, if any */
-    int live;                     /* 1: live status line on stderr (only if a TTY) */
+    double params;  /* NAN if unknown */
+    int64_t tokens; /* -1: from markers, if any */
+    int live;       /* 1: live status line on stderr (only if a TTY) */
     /* Added by the recorder issue: */
     fm_sensor *sensor;            /* non-NULL: record from this sensor, already open and owned
                                      by the caller (not closed); `backend` and `backend_opt`
@@ -44,27 +44,27 @@ void fm_record_options_default(fm_record_options *o);
 /* What a recording achieved (also stored as run metadata). */
 typedef struct fm_record_result {
     int64_t run_id;
-    int child_exit_code;          /* -1 when there was no command; 128+sig if killed */
+    int child_exit_code; /* -1 when there was no command; 128+sig if killed */
     int64_t ticks;
-    int64_t missed_ticks;         /* ticks skipped because the previous one overran */
-    double achieved_interval_ms;  /* mean over the run */
+    int64_t missed_ticks;        /* ticks skipped because the previous one overran */
+    double achieved_interval_ms; /* mean over the run */
     double jitter_p50_us, jitter_p99_us, jitter_max_us; /* |actual - deadline| */
-    double cpu_s;                 /* CPU time of the recorder (user + system) */
-    double cpu_us_per_sample;     /* per GPU sample */
-    double energy_j;              /* quick total (sum over GPUs, best source) */
+    double cpu_s;             /* CPU time of the recorder (user + system) */
+    double cpu_us_per_sample; /* per GPU sample */
+    double energy_j;          /* quick total (sum over GPUs, best source) */
     int gpus_lost;
     /* Added by the recorder issue: */
-    uint64_t gpus_lost_mask;      /* bit i: the run's GPU i was lost (first 64 GPUs) */
-    int gpus;                     /* GPUs in the run */
-    int64_t samples;              /* GPU samples taken (ticks x active GPUs) */
-    double duration_s;            /* first to last tick, backend clock */
-    int64_t markers;              /* markers stored (including the recorder's own) */
-    int64_t markers_malformed;    /* lines that could not be parsed (ignored) */
-    int64_t tokens;               /* run tokens stored: --tokens, else marker sum, else -1 */
-    int64_t read_errors;          /* sensor reads that failed (sample stored with missing fields) */
-    int stopped_by_signal;        /* signal number that ended the recording early, else 0 */
-    int virtual_time;             /* 1: the backend ran in virtual time (jitter 0 by construction) */
-    int64_t start_wall_ns;        /* CLOCK_REALTIME at t0 (the run's wall-clock anchor) */
+    uint64_t gpus_lost_mask;   /* bit i: the run's GPU i was lost (first 64 GPUs) */
+    int gpus;                  /* GPUs in the run */
+    int64_t samples;           /* GPU samples taken (ticks x active GPUs) */
+    double duration_s;         /* first to last tick, backend clock */
+    int64_t markers;           /* markers stored (including the recorder's own) */
+    int64_t markers_malformed; /* lines that could not be parsed (ignored) */
+    int64_t tokens;            /* run tokens stored: --tokens, else marker sum, else -1 */
+    int64_t read_errors;       /* sensor reads that failed (sample stored with missing fields) */
+    int stopped_by_signal;     /* signal number that ended the recording early, else 0 */
+    int virtual_time;          /* 1: the backend ran in virtual time (jitter 0 by construction) */
+    int64_t start_wall_ns;     /* CLOCK_REALTIME at t0 (the run's wall-clock anchor) */
 } fm_record_result;
 
 int fm_record_run(const fm_record_options *o, fm_record_result *res, fm_error *err);

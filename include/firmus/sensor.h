@@ -42,8 +42,8 @@ enum fm_field {
  * bit is set in `valid`; unset fields hold NAN (or 0 for the integer ones)
  * and must be treated as missing, never as zero. */
 typedef struct fm_sample {
-    int64_t t_ns;    /* when it was read: the backend clock (CLOCK_MONOTONIC, or virtual time) */
-    uint32_t valid;  /* enum fm_field bits */
+    int64_t t_ns;   /* when it was read: the backend clock (CLOCK_MONOTONIC, or virtual time) */
+    uint32_t valid; /* enum fm_field bits */
     double power_instant_w;
     double power_avg_w;
     double energy_j; /* cumulative since driver load (or sim start) */
@@ -60,14 +60,15 @@ void fm_sample_clear(fm_sample *s, int64_t t_ns);
 /* What a device is and what it can report (probed once when opened). */
 typedef struct fm_device_info {
     int index;
-    char name[96];           /* "NVIDIA H100 80GB HBM3" */
+    char name[96]; /* "NVIDIA H100 80GB HBM3" */
     char uuid[96];
     char pci_bus_id[32];
-    char arch[24];           /* "hopper", "ampere", ... or "unknown" */
-    double power_limit_w;    /* enforced limit; NAN if unknown */
-    double idle_power_w;     /* sim only (its model); NAN on real GPUs */
-    uint32_t supported;      /* enum fm_field bits that worked at probe time */
-    char power_instant_source[64]; /* e.g. "nvmlDeviceGetFieldValues(186)" or "sim instant sensor" */
+    char arch[24];        /* "hopper", "ampere", ... or "unknown" */
+    double power_limit_w; /* enforced limit; NAN if unknown */
+    double idle_power_w;  /* sim only (its model); NAN on real GPUs */
+    uint32_t supported;   /* enum fm_field bits that worked at probe time */
+    char
+        power_instant_source[64]; /* e.g. "nvmlDeviceGetFieldValues(186)" or "sim instant sensor" */
     char power_avg_source[64];
     char energy_source[64];
 } fm_device_info;
@@ -77,14 +78,14 @@ typedef struct fm_backend_info {
     char backend[16];        /* "nvml", "sim" */
     char driver_version[32]; /* "" when not applicable */
     char nvml_version[32];
-    char library_path[256];  /* the library actually loaded ("" for sim) */
+    char library_path[256]; /* the library actually loaded ("" for sim) */
 } fm_backend_info;
 
 /* The clock a backend's samples are stamped with. Real backends use
  * CLOCK_MONOTONIC; the simulator may run in virtual time, where sleeping
  * just advances the clock (a 10-minute run simulates in well under 1 s). */
 typedef struct fm_clock {
-    int virtual_time;            /* 1: now_ns/sleep_until are virtual */
+    int virtual_time; /* 1: now_ns/sleep_until are virtual */
     int64_t virtual_now_ns;
 } fm_clock;
 
@@ -99,12 +100,12 @@ int64_t fm_realtime_ns(void);
 typedef struct fm_backend_options {
     const char *library_path; /* nvml: dlopen this instead of "libnvidia-ml.so.1" */
     /* sim: */
-    int sim_gpus;             /* number of simulated GPUs, default 1 */
-    const char *sim_preset;   /* preset name, default "Qwen3-32B" */
-    uint64_t sim_seed;        /* default 1 */
-    const char *sim_pattern;  /* "single" (default) or "serving" */
+    int sim_gpus;               /* number of simulated GPUs, default 1 */
+    const char *sim_preset;     /* preset name, default "Qwen3-32B" */
+    uint64_t sim_seed;          /* default 1 */
+    const char *sim_pattern;    /* "single" (default) or "serving" */
     double sim_request_rate_hz; /* serving: mean arrivals per second (default 0.2) */
-    int sim_real_time;        /* 1: sim runs in real time (needed with a child command) */
+    int sim_real_time;          /* 1: sim runs in real time (needed with a child command) */
 } fm_backend_options;
 
 typedef struct fm_backend fm_backend; /* opaque per-backend state */
@@ -139,7 +140,8 @@ const fm_backend_ops *const *fm_backend_list(void);
 
 /* Opens a backend by name. On failure err says why in one line; NVML
  * missing gives FM_ERR_NO_LIBRARY with a hint to use --backend sim. */
-int fm_sensor_open(const char *backend, const fm_backend_options *opt, fm_sensor *out, fm_error *err);
+int fm_sensor_open(const char *backend, const fm_backend_options *opt, fm_sensor *out,
+                   fm_error *err);
 void fm_sensor_close(fm_sensor *s);
 
 /* Convenience wrappers over the ops table. */

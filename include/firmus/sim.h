@@ -36,13 +36,13 @@ int fm_phase_from_name(const char *name);
 
 /* A preset: the original framework's measured H200 table (DESIGN.md). */
 typedef struct fm_sim_preset {
-    const char *name;           /* "Qwen3-235B" */
-    double params;              /* model size, parameters */
-    double ramp_w_per_s;        /* true ramp rate into prefill */
-    double fall_w_per_s;        /* negative */
+    const char *name;    /* "Qwen3-235B" */
+    double params;       /* model size, parameters */
+    double ramp_w_per_s; /* true ramp rate into prefill */
+    double fall_w_per_s; /* negative */
     double prefill_peak_w;
     double decode_avg_w;
-    double decode_stdev_w;      /* of the instant sensor during decode */
+    double decode_stdev_w; /* of the instant sensor during decode */
     double decode_cv;
 } fm_sim_preset;
 
@@ -53,11 +53,11 @@ const fm_sim_preset *fm_sim_preset_find(const char *name);
 
 /* Sensor model parameters (defaults follow nvml.md for H100/H200). */
 typedef struct fm_sim_sensor_params {
-    int64_t publish_period_ns;  /* instant and 1 s average republished every 100 ms */
-    int64_t instant_window_ns;  /* instant = mean of true power over the last 25 ms */
-    int64_t average_window_ns;  /* 1 s */
-    int64_t energy_period_ns;   /* energy counter update period */
-    int64_t publish_phase_ns;   /* offset of the publication grid from t = 0 */
+    int64_t publish_period_ns; /* instant and 1 s average republished every 100 ms */
+    int64_t instant_window_ns; /* instant = mean of true power over the last 25 ms */
+    int64_t average_window_ns; /* 1 s */
+    int64_t energy_period_ns;  /* energy counter update period */
+    int64_t publish_phase_ns;  /* offset of the publication grid from t = 0 */
     int64_t energy_phase_ns;
 } fm_sim_sensor_params;
 
@@ -65,11 +65,11 @@ typedef struct fm_sim_sensor_params {
  * tau * dT_i/dt = T_amb + r * P_i + k * sum_{j neighbour}(T_j - T_amb) - T_i.
  * Neighbours are i-1 and i+1 in index order. */
 typedef struct fm_sim_thermal_params {
-    double ambient_c;           /* inlet / coolant temperature */
-    double r_c_per_w;           /* steady-state rise per watt */
-    double tau_s;               /* time constant */
-    double coupling;            /* k, dimensionless */
-    double thermal_limit_c;     /* SW thermal slowdown bit at or above this */
+    double ambient_c;       /* inlet / coolant temperature */
+    double r_c_per_w;       /* steady-state rise per watt */
+    double tau_s;           /* time constant */
+    double coupling;        /* k, dimensionless */
+    double thermal_limit_c; /* SW thermal slowdown bit at or above this */
 } fm_sim_thermal_params;
 
 typedef enum fm_sim_pattern {
@@ -78,17 +78,17 @@ typedef enum fm_sim_pattern {
 } fm_sim_pattern;
 
 typedef struct fm_sim_config {
-    int gpus;                   /* >= 1 */
+    int gpus; /* >= 1 */
     const fm_sim_preset *preset;
     uint64_t seed;
     fm_sim_pattern pattern;
-    double idle_power_w;        /* default 65 */
-    double power_limit_w;       /* default 700 (H200 SXM TDP) */
-    double lead_idle_s;         /* single: idle before the request (default 2) */
-    double prefill_s;           /* prefill plateau length (default 0.6) */
-    double decode_s;            /* single: decode length (default 20) */
-    double token_period_s;      /* decode step, default 0.025 */
-    double request_rate_hz;     /* serving: mean arrival rate */
+    double idle_power_w;    /* default 65 */
+    double power_limit_w;   /* default 700 (H200 SXM TDP) */
+    double lead_idle_s;     /* single: idle before the request (default 2) */
+    double prefill_s;       /* prefill plateau length (default 0.6) */
+    double decode_s;        /* single: decode length (default 20) */
+    double token_period_s;  /* decode step, default 0.025 */
+    double request_rate_hz; /* serving: mean arrival rate */
     fm_sim_sensor_params sensor;
     fm_sim_thermal_params thermal;
 } fm_sim_config;
@@ -129,8 +129,8 @@ typedef struct fm_sim_segment {
     fm_phase phase;
     int64_t start_ns;
     int64_t end_ns;
-    double energy_j;     /* true energy in the segment */
-    double tokens;       /* decode tokens produced in the segment */
+    double energy_j; /* true energy in the segment */
+    double tokens;   /* decode tokens produced in the segment */
 } fm_sim_segment;
 
 /* True segments of a GPU up to the current time (the last one ends now).

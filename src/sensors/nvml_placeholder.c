@@ -9,4 +9,5 @@ static int open_unavailable(const fm_backend_options *opt, fm_backend **out, fm_
     return fm_fail(err, FM_ERR_UNSUPPORTED, "nvml backend not built yet");
 }
 
-const fm_backend_ops fm_backend_nvml = {.name = "nvml", .description = "not built yet", .open = open_unavailable};
+const fm_backend_ops fm_backend_nvml = {
+    .name = "nvml", .description = "not built yet", .open = open_unavailable};

@@ -24,7 +24,8 @@ const fm_backend_ops *fm_backend_find(const char *name)
     return NULL;
 }
 
-int fm_sensor_open(const char *backend, const fm_backend_options *opt, fm_sensor *out, fm_error *err)
+int fm_sensor_open(const char *backend, const fm_backend_options *opt, fm_sensor *out,
+                   fm_error *err)
 {
     static const fm_backend_options defaults;
     const fm_backend_ops *ops = fm_backend_find(backend);
