@@ -31,7 +31,7 @@ static void usage(FILE *out)
         "sensors:\n"
         "  --backend nvml|sim     sensor backend (default nvml)\n"
         "  --gpus LIST|all        GPUs to sample, e.g. 0,2-3 (default all)\n"
-        "  --nvml-lib PATH        load this libnvidia-ml.so.1 instead of the system's\n"
+        "  --library PATH         nvml: load this libnvidia-ml.so.1 instead of the system's\n"
         "  --preset NAME          sim: model preset (default Qwen3-32B)\n"
         "  --seed N               sim: random seed (default 1)\n"
         "  --pattern single|serving  sim: workload pattern (default single)\n"
@@ -65,6 +65,7 @@ static void usage(FILE *out)
 
 typedef struct record_args {
     fm_record_options o;
+    const char *sim_option; /* first sim-only option given, to refuse it with nvml */
     int gpus[MAX_GPUS];
     char tags[256];
     int quiet;
@@ -217,7 +218,7 @@ enum {
 static const struct option longopts[] = {
     {"gpus", required_argument, NULL, OPT_GPUS},
     {"backend", required_argument, NULL, OPT_BACKEND},
-    {"nvml-lib", required_argument, NULL, OPT_NVML_LIB},
+    {"library", required_argument, NULL, OPT_NVML_LIB},
     {"preset", required_argument, NULL, OPT_PRESET},
     {"seed", required_argument, NULL, OPT_SEED},
     {"pattern", required_argument, NULL, OPT_PATTERN},
@@ -261,14 +262,17 @@ static int apply_option(int opt, const char *arg, record_args *a)
         o->backend_opt.library_path = arg;
         return 0;
     case OPT_PRESET:
+        a->sim_option = a->sim_option ? a->sim_option : "--preset";
         o->backend_opt.sim_preset = arg;
         return 0;
     case OPT_SEED:
+        a->sim_option = a->sim_option ? a->sim_option : "--seed";
         if (parse_int64("seed", arg, 0, &v) != 0)
             return -1;
         o->backend_opt.sim_seed = (uint64_t)v;
         return 0;
     case OPT_PATTERN:
+        a->sim_option = a->sim_option ? a->sim_option : "--pattern";
         if (strcmp(arg, "single") && strcmp(arg, "serving")) {
             fm_cli_error("record", "--pattern must be single or serving, not '%s'", arg);
             return -1;
@@ -276,6 +280,7 @@ static int apply_option(int opt, const char *arg, record_args *a)
         o->backend_opt.sim_pattern = arg;
         return 0;
     case OPT_SIM_GPUS:
+        a->sim_option = a->sim_option ? a->sim_option : "--sim-gpus";
         if (parse_int64("sim-gpus", arg, 1, &v) != 0)
             return -1;
         if (v > 64) {
@@ -285,8 +290,10 @@ static int apply_option(int opt, const char *arg, record_args *a)
         o->backend_opt.sim_gpus = (int)v;
         return 0;
     case OPT_RATE:
+        a->sim_option = a->sim_option ? a->sim_option : "--request-rate";
         return parse_double("request-rate", arg, 1e-9, &o->backend_opt.sim_request_rate_hz);
     case OPT_SIM_REAL_TIME:
+        a->sim_option = a->sim_option ? a->sim_option : "--sim-real-time";
         o->backend_opt.sim_real_time = 1;
         return 0;
     case OPT_INTERVAL:
@@ -381,6 +388,15 @@ static int parse_args(int argc, char **argv, record_args *a)
     if (a->o.slow_interval_ms < a->o.interval_ms) {
         fm_cli_error("record", "--slow-interval (%g ms) must be at least --interval (%g ms)",
                      a->o.slow_interval_ms, a->o.interval_ms);
+        return FM_EXIT_USAGE;
+    }
+    int is_sim = !strcmp(a->o.backend, "sim");
+    if (!is_sim && a->sim_option) {
+        fm_cli_error("record", "%s applies to --backend sim only", a->sim_option);
+        return FM_EXIT_USAGE;
+    }
+    if (is_sim && a->o.backend_opt.library_path) {
+        fm_cli_error("record", "--library applies to --backend nvml only");
         return FM_EXIT_USAGE;
     }
     if (a->tags[0])
