@@ -121,7 +121,7 @@ static int parse_args(int argc, char **argv, mark_args *a)
     opterr = 0;
     int c;
     int64_t v;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             a->start = 1;
