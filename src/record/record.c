@@ -209,10 +209,12 @@ static int begin_run(recorder *r, fm_error *err)
     if (rc != FM_OK)
         return rc;
 
-    /* t0 a little ahead, so the first deadline is not already late. */
+    /* t0 far enough ahead that creating the run, its devices and the writer
+     * thread (a few inserts and one commit, after the slow part: opening
+     * the database) is done before the first deadline. */
     int64_t wall_now = fm_realtime_ns();
     int64_t clock_now = fm_clock_now_ns(r->clock);
-    r->t0_ns = r->virtual_time ? clock_now : clock_now + 2000000;
+    r->t0_ns = r->virtual_time ? clock_now : clock_now + 20000000;
 
     fm_run *run = &r->run;
     memset(run, 0, sizeof *run);
