@@ -37,6 +37,9 @@ typedef struct fm_record_options {
                                      the sim's truth or plug in a deterministic backend. */
     const char *mark_socket_path; /* marker socket path; NULL = a fresh one in a temp dir */
     const char *command_line;     /* the command line as typed, stored as metadata (may be NULL) */
+    double energy_interval_ms;    /* energy counter grid, default 100 (it updates every 100 ms) */
+    int energy_thread;            /* read the counter in a thread of its own: -1 auto (nvml:
+                                     yes, its counter read takes ms), 0 no, 1 yes */
 } fm_record_options;
 
 void fm_record_options_default(fm_record_options *o);

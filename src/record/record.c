@@ -51,6 +51,10 @@ typedef struct recorder {
     fm_tick_stats ticks;
     int64_t interval_ns, slow_every, t0_ns;
     int64_t next_slow_k;
+    int64_t energy_every, next_energy_k; /* energy sub-grid (when read in the loop) */
+    int energy_thread_on;
+    int64_t energy_reader_interval_ns;
+    fm_energy_reader energy_reader;
     int64_t now_ns; /* wake-up time of the current tick */
     int64_t last_tick_ns;
     int64_t child_start_ns, child_end_ns;
@@ -74,6 +78,8 @@ void fm_record_options_default(fm_record_options *o)
     o->postroll_s = 2.0;
     o->params = NAN;
     o->tokens = -1;
+    o->energy_interval_ms = 100.0;
+    o->energy_thread = -1;
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -87,6 +93,10 @@ static int check_options(const fm_record_options *o, fm_error *err)
         return fm_fail(err, FM_ERR_USAGE,
                        "slow interval %.3g ms must be at least the tick interval %.3g ms",
                        o->slow_interval_ms, o->interval_ms);
+    if (o->energy_interval_ms > 0 && o->energy_interval_ms < o->interval_ms)
+        return fm_fail(err, FM_ERR_USAGE,
+                       "energy interval %.3g ms must be at least the tick interval %.3g ms",
+                       o->energy_interval_ms, o->interval_ms);
     if (!(o->duration_s >= 0) || !(o->preroll_s >= 0) || !(o->postroll_s >= 0))
         return fm_fail(err, FM_ERR_USAGE, "durations must be non-negative numbers of seconds");
     if (!o->db_path || !*o->db_path)
@@ -124,6 +134,10 @@ static int open_backend(recorder *r, fm_error *err)
                        name);
     if (r->virtual_time && o->duration_s <= 0)
         return fm_fail(err, FM_ERR_USAGE, "backend %s runs in virtual time: give --duration", name);
+    /* Only nvml is known to allow reads from two threads at once (NVML is
+     * thread-safe; docs/NVML.md), and only there is the counter slow to read. */
+    int wanted = o->energy_thread < 0 ? !strcasecmp(name, "nvml") : o->energy_thread;
+    r->energy_thread_on = wanted && !r->virtual_time;
     return FM_OK;
 }
 
@@ -187,7 +201,13 @@ static void store_start_meta(recorder *r)
     set_meta(r, "record.slow_interval_ms", "%.3f", (double)(r->slow_every * r->interval_ns) / 1e6);
     set_meta(r, "record.slow_every_ticks", "%" PRId64, r->slow_every);
     set_meta(r, "record.slow_fields", "temperature,sm_clock,utilization,memory_used,clock_events");
-    set_meta(r, "record.fast_fields", "power_instant,power_avg_1s,energy_counter");
+    set_meta(r, "record.fast_fields", "power_instant,power_avg_1s");
+    set_meta(r, "record.energy_interval_ms", "%.3f",
+             r->energy_thread_on ? (double)r->energy_reader_interval_ns / 1e6
+                                 : (double)(r->energy_every * r->interval_ns) / 1e6);
+    set_meta(r, "record.energy_reader", "%s",
+             r->energy_thread_on ? "thread (own grid, rows with the power read just before)"
+                                 : "sampling loop (energy sub-grid)");
     if (o->command) {
         char line[1024] = "";
         size_t len = 0;
@@ -343,14 +363,27 @@ static void lose_gpu(recorder *r, int i, const fm_error *why)
              len ? "; " : "", i, (double)(r->now_ns - r->t0_ns) / 1e9, why->msg);
 }
 
-/* Reads every active GPU once and queues the samples. */
-static void sample_tick(recorder *r, int64_t k)
+/* The fields tick k reads: instant and 1 s average power always; the slow
+ * ones on their sub-grid; the energy counter on its sub-grid unless the
+ * energy thread reads it. The final tick reads everything it may. */
+static uint32_t tick_fields(recorder *r, int64_t k, int final)
 {
-    uint32_t fields = FM_F_POWER_ALL;
-    if (k >= r->next_slow_k) {
+    uint32_t fields = FM_F_POWER_INSTANT | FM_F_POWER_AVG;
+    if (k >= r->next_slow_k || final) {
         fields |= FM_F_SLOW;
         r->next_slow_k = (k / r->slow_every + 1) * r->slow_every;
     }
+    if (!r->energy_thread_on && (k >= r->next_energy_k || final)) {
+        fields |= FM_F_ENERGY;
+        r->next_energy_k = (k / r->energy_every + 1) * r->energy_every;
+    }
+    return fields;
+}
+
+/* Reads every active GPU once and queues the samples. */
+static void sample_tick(recorder *r, int64_t k, int final)
+{
+    uint32_t fields = tick_fields(r, k, final);
     size_t n = 0;
     for (int i = 0; i < r->gpus; i++) {
         if (!r->active[i])
@@ -411,7 +444,8 @@ static void handle_signal(recorder *r, int sig, int from_terminal)
     r->stage = STAGE_DONE;
 }
 
-/* Moves the recording along after tick k (due at deadline_ns). */
+/* Moves the recording along at the tick due at deadline_ns, before it is
+ * sampled: a tick that ends the recording (stage DONE) is its final one. */
 static void advance_stage(recorder *r, int64_t deadline_ns, fm_error *cmd_err)
 {
     const fm_record_options *o = r->o;
@@ -473,6 +507,7 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
 {
     int64_t k = 0;
     r->next_slow_k = 0;
+    r->next_energy_k = 0;
     r->stage = STAGE_PREROLL;
     if (r->o->command && r->o->preroll_s <= 0) {
         r->now_ns = fm_clock_now_ns(r->clock);
@@ -483,15 +518,18 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
     int old_slack_ns = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     if (!r->virtual_time)
         prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-    while (r->stage != STAGE_DONE) {
+    for (;;) {
         int64_t deadline_ns = r->t0_ns + k * r->interval_ns;
         fm_clock_sleep_until(r->clock, deadline_ns);
         r->now_ns = fm_clock_now_ns(r->clock);
         fm_tick_stats_add(&r->ticks, deadline_ns, r->now_ns);
-        sample_tick(r, k);
+        advance_stage(r, deadline_ns, cmd_err);
+        int final = r->stage == STAGE_DONE;
+        sample_tick(r, k, final);
         r->last_tick_ns = r->now_ns;
         fm_mark_channel_poll(&r->chan, handle_marker_line, r);
-        advance_stage(r, deadline_ns, cmd_err);
+        if (final)
+            break;
         maybe_print_live(r);
         int64_t done_ns = fm_clock_now_ns(r->clock);
         k = fm_tick_next(r->t0_ns, r->interval_ns, k, done_ns, &r->res->missed_ticks);
@@ -528,8 +566,14 @@ static void fill_result(recorder *r, double cpu_s)
     res->cpu_s = cpu_s;
     res->cpu_us_per_sample = res->samples ? cpu_s * 1e6 / (double)res->samples : NAN;
     res->energy_j = 0;
-    for (int i = 0; i < r->gpus; i++)
-        res->energy_j += fm_live_energy_j(&r->energy[i], NULL);
+    for (int i = 0; i < r->gpus; i++) {
+        const fm_live_energy *e = &r->energy[i];
+        if (r->energy_thread_on && !isnan(r->energy_reader.energy[i].first_counter_j))
+            e = &r->energy_reader.energy[i];
+        res->energy_j += fm_live_energy_j(e, NULL);
+    }
+    if (r->energy_thread_on)
+        res->read_errors += r->energy_reader.read_errors;
     if (r->o->tokens >= 0)
         res->tokens = r->o->tokens;
     else
@@ -570,6 +614,11 @@ static void store_end_meta(recorder *r)
     }
     if (res->stopped_by_signal)
         set_meta(r, "record.stopped_by_signal", "%d", res->stopped_by_signal);
+    if (r->energy_thread_on) {
+        set_meta(r, "record.energy_rounds", "%" PRId64, r->energy_reader.rounds);
+        set_meta(r, "record.energy_missed_rounds", "%" PRId64, r->energy_reader.missed_rounds);
+        set_meta(r, "record.energy_rows", "%" PRId64, r->energy_reader.samples);
+    }
     set_meta(r, "record.writer_max_queue", "%zu", r->writer.max_depth);
     set_meta(r, "record.writer_producer_waits", "%" PRId64, r->writer.producer_waits);
     set_meta(r, "record.writer_longest_commit_ms", "%.3f",
@@ -597,6 +646,7 @@ static void release(recorder *r)
         while (!fm_child_poll(&r->child))
             usleep(10000);
     }
+    fm_energy_reader_free(&r->energy_reader);
     if (r->writer_started)
         fm_rec_writer_stop(&r->writer, NULL);
     if (r->chan_open)
@@ -630,6 +680,11 @@ int fm_record_run(const fm_record_options *o, fm_record_result *res, fm_error *e
     r.slow_every = llround(o->slow_interval_ms / o->interval_ms);
     if (r.slow_every < 1)
         r.slow_every = 1;
+    double energy_interval_ms = o->energy_interval_ms > 0 ? o->energy_interval_ms : 100.0;
+    r.energy_reader_interval_ns = llround(energy_interval_ms * 1e6);
+    r.energy_every = llround(energy_interval_ms / o->interval_ms);
+    if (r.energy_every < 1)
+        r.energy_every = 1;
     if (fm_tick_stats_init(&r.ticks) != FM_OK)
         return fm_fail(err, FM_ERR_NOMEM, "out of memory");
 
@@ -652,7 +707,17 @@ int fm_record_run(const fm_record_options *o, fm_record_result *res, fm_error *e
     fm_signals_install(&guard);
     double cpu_start_s = cpu_seconds();
     fm_error cmd_err = {0};
+    if (r.energy_thread_on) {
+        rc = fm_energy_reader_start(&r.energy_reader, &r.sensor, &r.writer, r.gpus, r.dev_index,
+                                    r.devs, r.t0_ns, r.energy_reader_interval_ns, err);
+        if (rc != FM_OK) {
+            fm_signals_restore(&guard);
+            release(&r);
+            return rc;
+        }
+    }
     run_ticks(&r, &cmd_err);
+    fm_energy_reader_stop(&r.energy_reader);
     fm_error werr = {0};
     int writer_rc = fm_rec_writer_stop(&r.writer, &werr);
     r.writer_started = 0;

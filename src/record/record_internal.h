@@ -3,12 +3,15 @@
  *   marker_channel.c  the pipe + UNIX datagram socket the workload writes markers to
  *   child.c           finding, starting and reaping the command, signal forwarding
  *   writer.c          the store-writer thread and its bounded queue
+ *   energy_reader.c   the energy-counter thread (for backends whose counter is slow to read)
+ *   live.c            running energy and the live status line
  *   record.c          fm_record_run: the sampling loop tying them together
  * Nothing here is public API; see firmus/record.h for that. */
 #ifndef FIRMUS_RECORD_INTERNAL_H
 #define FIRMUS_RECORD_INTERNAL_H
 
 #include "firmus/record.h"
+#include "record/live.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -141,5 +144,31 @@ void fm_rec_writer_push_marker(fm_rec_writer *w, const fm_marker *m);
 int fm_rec_writer_failed(fm_rec_writer *w);
 /* Drains the queue, commits, stops the thread. Returns the first store error. */
 int fm_rec_writer_stop(fm_rec_writer *w, fm_error *err);
+
+/* ---- energy-counter thread (energy_reader.c) ---- */
+
+typedef struct fm_energy_reader {
+    fm_sensor *sensor; /* shared with the sampler: the backend must allow it */
+    fm_rec_writer *writer;
+    int gpus;
+    const int *dev_index;
+    const fm_device_info *devs;
+    int64_t t0_ns, interval_ns; /* CLOCK_MONOTONIC grid */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    int stop;
+    int started;
+    int *lost;              /* this thread's own view: GPU_LOST seen */
+    fm_live_energy *energy; /* counter first/last per GPU; read after stop */
+    int64_t rounds, missed_rounds, samples, read_errors;
+} fm_energy_reader;
+
+int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer,
+                           int gpus, const int *dev_index, const fm_device_info *devs,
+                           int64_t t0_ns, int64_t interval_ns, fm_error *err);
+/* Reads a last round, then stops the thread. */
+void fm_energy_reader_stop(fm_energy_reader *er);
+void fm_energy_reader_free(fm_energy_reader *er);
 
 #endif
