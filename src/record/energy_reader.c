@@ -73,9 +73,9 @@ static void *energy_main(void *arg)
     return NULL;
 }
 
-int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer,
-                           int gpus, const int *dev_index, const fm_device_info *devs,
-                           int64_t t0_ns, int64_t interval_ns, fm_error *err)
+int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer, int gpus,
+                           const int *dev_index, const fm_device_info *devs, int64_t t0_ns,
+                           int64_t interval_ns, fm_error *err)
 {
     memset(er, 0, sizeof *er);
     er->sensor = sensor;

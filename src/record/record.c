@@ -272,7 +272,7 @@ static int begin_run(recorder *r, fm_error *err)
     size_t capacity = 16384;
     if ((size_t)r->gpus * 64 > capacity)
         capacity = (size_t)r->gpus * 64;
-    rc = fm_rec_writer_start(&r->writer, r->st, run->id, capacity, err);
+    rc = fm_rec_writer_start(&r->writer, r->st, run->id, r->gpus, capacity, err);
     r->writer_started = rc == FM_OK;
     return rc;
 }

@@ -114,9 +114,13 @@ typedef struct fm_rec_item {
     } u;
 } fm_rec_item;
 
+#define FM_WRITER_RECENT 4 /* recent row times kept per GPU (make_time_unique) */
+
 typedef struct fm_rec_writer {
     fm_store *st;
     int64_t run_id;
+    int gpus;
+    int64_t *recent_t_ns; /* gpus x FM_WRITER_RECENT */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t wake_writer; /* queue half full, or stop */
@@ -134,7 +138,7 @@ typedef struct fm_rec_writer {
     int64_t longest_commit_ns;
 } fm_rec_writer;
 
-int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, size_t capacity,
+int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, int gpus, size_t capacity,
                         fm_error *err);
 /* Queues the samples of one tick (n GPUs). Blocks only when the queue is full. */
 void fm_rec_writer_push_samples(fm_rec_writer *w, size_t n, const int *gpus,
@@ -164,9 +168,9 @@ typedef struct fm_energy_reader {
     int64_t rounds, missed_rounds, samples, read_errors;
 } fm_energy_reader;
 
-int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer,
-                           int gpus, const int *dev_index, const fm_device_info *devs,
-                           int64_t t0_ns, int64_t interval_ns, fm_error *err);
+int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer, int gpus,
+                           const int *dev_index, const fm_device_info *devs, int64_t t0_ns,
+                           int64_t interval_ns, fm_error *err);
 /* Reads a last round, then stops the thread. */
 void fm_energy_reader_stop(fm_energy_reader *er);
 void fm_energy_reader_free(fm_energy_reader *er);
