@@ -3,12 +3,13 @@
  * 15-18 ms (docs/NVML.md), while the power readings take under 1 us; read
  * in the sampling loop it would make 10-25 ms ticks late. The counter only
  * changes every 100 ms, so this thread reads it on its own grid (default
- * every 100 ms, on absolute deadlines from the run's t0), for every GPU in
- * turn, together with that GPU's instant and 1 s average power, and queues
- * those rows for the store like any sample: each row is stamped by the
- * backend right after its power read. A last round is read when the
- * recording stops, so the counter covers the whole run. Used only with
- * backends that may be read from two threads at once (nvml). */
+ * every 100 ms, on absolute deadlines from the run's t0), GPU after GPU,
+ * and leaves each value in a per-GPU mailbox. The sampling loop attaches
+ * the newest value to that GPU's next sample (rows of one GPU must stay in
+ * time order in the store, so the thread writes no rows of its own): the
+ * value in a row was read at most one tick (plus one counter read) before
+ * the row's time stamp; how much is recorded (record.energy_max_age_ms).
+ * Used only with backends that may be read from two threads at once (nvml). */
 #include "record/record_internal.h"
 
 #include <stdlib.h>
@@ -21,32 +22,30 @@ static void timespec_at(struct timespec *ts, int64_t t_ns)
     ts->tv_nsec = t_ns % 1000000000;
 }
 
-/* Reads the energy (and fast power) of every GPU not lost. */
+/* Reads the counter of every GPU not lost into its mailbox. */
 static void read_round(fm_energy_reader *er)
 {
     for (int i = 0; i < er->gpus; i++) {
         if (er->lost[i])
             continue;
-        uint32_t fields = FM_F_POWER_ALL & er->devs[i].supported;
         fm_sample s;
-        fm_sample_clear(&s, fm_monotonic_ns());
+        fm_sample_clear(&s, 0);
         fm_error rerr = {0};
-        int rc = fm_sensor_read(er->sensor, er->dev_index[i], fields, &s, &rerr);
+        int rc = fm_sensor_read(er->sensor, er->dev_index[i], FM_F_ENERGY, &s, &rerr);
+        int64_t read_ns = fm_monotonic_ns();
         if (rc == FM_ERR_GPU_LOST) {
             er->lost[i] = 1; /* the sampling loop notes it and stores the marker */
             continue;
         }
-        if (rc != FM_OK) {
-            er->read_errors++;
-            if (rc != FM_ERR_AGAIN)
-                s.valid = 0;
+        if (rc != FM_OK || !(s.valid & FM_F_ENERGY)) {
+            er->read_errors += rc != FM_OK;
+            continue; /* the sample goes without a counter value this time */
         }
-        if (s.valid == 0)
-            continue; /* nothing to add: the sampling loop stores the missing readings */
-        fm_live_energy_add(&er->energy[i], &s);
-        int gpu = i;
-        fm_rec_writer_push_samples(er->writer, 1, &gpu, &s);
-        er->samples++;
+        pthread_mutex_lock(&er->mu);
+        er->box[i].energy_j = s.energy_j;
+        er->box[i].read_ns = read_ns;
+        er->box[i].fresh = 1;
+        pthread_mutex_unlock(&er->mu);
     }
     er->rounds++;
 }
@@ -69,31 +68,25 @@ static void *energy_main(void *arg)
         pthread_mutex_lock(&er->mu);
     }
     pthread_mutex_unlock(&er->mu);
-    read_round(er); /* the closing reading */
     return NULL;
 }
 
-int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer, int gpus,
-                           const int *dev_index, const fm_device_info *devs, int64_t t0_ns,
-                           int64_t interval_ns, fm_error *err)
+int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, int gpus, const int *dev_index,
+                           int64_t t0_ns, int64_t interval_ns, fm_error *err)
 {
     memset(er, 0, sizeof *er);
     er->sensor = sensor;
-    er->writer = writer;
     er->gpus = gpus;
     er->dev_index = dev_index;
-    er->devs = devs;
     er->t0_ns = t0_ns;
     er->interval_ns = interval_ns;
     er->lost = calloc((size_t)gpus, sizeof *er->lost);
-    er->energy = calloc((size_t)gpus, sizeof *er->energy);
-    if (!er->lost || !er->energy) {
+    er->box = calloc((size_t)gpus, sizeof *er->box);
+    if (!er->lost || !er->box) {
         free(er->lost);
-        free(er->energy);
+        free(er->box);
         return fm_fail(err, FM_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < gpus; i++)
-        fm_live_energy_init(&er->energy[i]);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -105,11 +98,29 @@ int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_write
         pthread_cond_destroy(&er->wake);
         pthread_mutex_destroy(&er->mu);
         free(er->lost);
-        free(er->energy);
+        free(er->box);
+        er->lost = NULL;
+        er->box = NULL;
         return fm_fail(err, FM_ERR, "cannot start the energy-counter thread: %s", strerror(rc));
     }
     er->started = 1;
     return FM_OK;
+}
+
+int fm_energy_reader_take(fm_energy_reader *er, int gpu, int64_t sample_t_ns, fm_sample *s)
+{
+    pthread_mutex_lock(&er->mu);
+    int fresh = er->box[gpu].fresh;
+    if (fresh) {
+        s->energy_j = er->box[gpu].energy_j;
+        s->valid |= FM_F_ENERGY;
+        er->box[gpu].fresh = 0;
+        int64_t age_ns = sample_t_ns - er->box[gpu].read_ns;
+        if (age_ns > er->max_age_ns)
+            er->max_age_ns = age_ns;
+    }
+    pthread_mutex_unlock(&er->mu);
+    return fresh;
 }
 
 void fm_energy_reader_stop(fm_energy_reader *er)
@@ -130,7 +141,7 @@ void fm_energy_reader_free(fm_energy_reader *er)
 {
     fm_energy_reader_stop(er);
     free(er->lost);
-    free(er->energy);
+    free(er->box);
     er->lost = NULL;
-    er->energy = NULL;
+    er->box = NULL;
 }

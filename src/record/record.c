@@ -206,7 +206,7 @@ static void store_start_meta(recorder *r)
              r->energy_thread_on ? (double)r->energy_reader_interval_ns / 1e6
                                  : (double)(r->energy_every * r->interval_ns) / 1e6);
     set_meta(r, "record.energy_reader", "%s",
-             r->energy_thread_on ? "thread (own grid, rows with the power read just before)"
+             r->energy_thread_on ? "thread (own grid; newest value attached to the next sample)"
                                  : "sampling loop (energy sub-grid)");
     if (o->command) {
         char line[1024] = "";
@@ -272,7 +272,7 @@ static int begin_run(recorder *r, fm_error *err)
     size_t capacity = 16384;
     if ((size_t)r->gpus * 64 > capacity)
         capacity = (size_t)r->gpus * 64;
-    rc = fm_rec_writer_start(&r->writer, r->st, run->id, r->gpus, capacity, err);
+    rc = fm_rec_writer_start(&r->writer, r->st, run->id, capacity, err);
     r->writer_started = rc == FM_OK;
     return rc;
 }
@@ -373,7 +373,7 @@ static uint32_t tick_fields(recorder *r, int64_t k, int final)
         fields |= FM_F_SLOW;
         r->next_slow_k = (k / r->slow_every + 1) * r->slow_every;
     }
-    if (!r->energy_thread_on && (k >= r->next_energy_k || final)) {
+    if ((!r->energy_thread_on && k >= r->next_energy_k) || final) {
         fields |= FM_F_ENERGY;
         r->next_energy_k = (k / r->energy_every + 1) * r->energy_every;
     }
@@ -404,6 +404,8 @@ static void sample_tick(recorder *r, int64_t k, int final)
         }
         if (s->t_ns <= 0)
             s->t_ns = r->now_ns;
+        if (r->energy_reader.started)
+            fm_energy_reader_take(&r->energy_reader, i, s->t_ns, s);
         r->tick_gpus[n] = i;
         fm_live_energy_add(&r->energy[i], s);
         n++;
@@ -525,6 +527,8 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
         fm_tick_stats_add(&r->ticks, deadline_ns, r->now_ns);
         advance_stage(r, deadline_ns, cmd_err);
         int final = r->stage == STAGE_DONE;
+        if (final) /* the last tick reads the counter itself: it must cover the whole run */
+            fm_energy_reader_stop(&r->energy_reader);
         sample_tick(r, k, final);
         r->last_tick_ns = r->now_ns;
         fm_mark_channel_poll(&r->chan, handle_marker_line, r);
@@ -566,12 +570,8 @@ static void fill_result(recorder *r, double cpu_s)
     res->cpu_s = cpu_s;
     res->cpu_us_per_sample = res->samples ? cpu_s * 1e6 / (double)res->samples : NAN;
     res->energy_j = 0;
-    for (int i = 0; i < r->gpus; i++) {
-        const fm_live_energy *e = &r->energy[i];
-        if (r->energy_thread_on && !isnan(r->energy_reader.energy[i].first_counter_j))
-            e = &r->energy_reader.energy[i];
-        res->energy_j += fm_live_energy_j(e, NULL);
-    }
+    for (int i = 0; i < r->gpus; i++)
+        res->energy_j += fm_live_energy_j(&r->energy[i], NULL);
     if (r->energy_thread_on)
         res->read_errors += r->energy_reader.read_errors;
     if (r->o->tokens >= 0)
@@ -617,7 +617,7 @@ static void store_end_meta(recorder *r)
     if (r->energy_thread_on) {
         set_meta(r, "record.energy_rounds", "%" PRId64, r->energy_reader.rounds);
         set_meta(r, "record.energy_missed_rounds", "%" PRId64, r->energy_reader.missed_rounds);
-        set_meta(r, "record.energy_rows", "%" PRId64, r->energy_reader.samples);
+        set_meta(r, "record.energy_max_age_ms", "%.3f", (double)r->energy_reader.max_age_ns / 1e6);
     }
     set_meta(r, "record.writer_max_queue", "%zu", r->writer.max_depth);
     set_meta(r, "record.writer_producer_waits", "%" PRId64, r->writer.producer_waits);
@@ -708,8 +708,8 @@ int fm_record_run(const fm_record_options *o, fm_record_result *res, fm_error *e
     double cpu_start_s = cpu_seconds();
     fm_error cmd_err = {0};
     if (r.energy_thread_on) {
-        rc = fm_energy_reader_start(&r.energy_reader, &r.sensor, &r.writer, r.gpus, r.dev_index,
-                                    r.devs, r.t0_ns, r.energy_reader_interval_ns, err);
+        rc = fm_energy_reader_start(&r.energy_reader, &r.sensor, r.gpus, r.dev_index, r.t0_ns,
+                                    r.energy_reader_interval_ns, err);
         if (rc != FM_OK) {
             fm_signals_restore(&guard);
             release(&r);

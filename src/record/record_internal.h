@@ -114,13 +114,9 @@ typedef struct fm_rec_item {
     } u;
 } fm_rec_item;
 
-#define FM_WRITER_RECENT 4 /* recent row times kept per GPU (make_time_unique) */
-
 typedef struct fm_rec_writer {
     fm_store *st;
     int64_t run_id;
-    int gpus;
-    int64_t *recent_t_ns; /* gpus x FM_WRITER_RECENT */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t wake_writer; /* queue half full, or stop */
@@ -138,7 +134,7 @@ typedef struct fm_rec_writer {
     int64_t longest_commit_ns;
 } fm_rec_writer;
 
-int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, int gpus, size_t capacity,
+int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, size_t capacity,
                         fm_error *err);
 /* Queues the samples of one tick (n GPUs). Blocks only when the queue is full. */
 void fm_rec_writer_push_samples(fm_rec_writer *w, size_t n, const int *gpus,
@@ -151,27 +147,34 @@ int fm_rec_writer_stop(fm_rec_writer *w, fm_error *err);
 
 /* ---- energy-counter thread (energy_reader.c) ---- */
 
+typedef struct fm_energy_box {
+    double energy_j; /* newest counter value */
+    int64_t read_ns; /* CLOCK_MONOTONIC when it was read */
+    int fresh;       /* not yet attached to a sample */
+} fm_energy_box;
+
 typedef struct fm_energy_reader {
     fm_sensor *sensor; /* shared with the sampler: the backend must allow it */
-    fm_rec_writer *writer;
     int gpus;
     const int *dev_index;
-    const fm_device_info *devs;
     int64_t t0_ns, interval_ns; /* CLOCK_MONOTONIC grid */
     pthread_t thread;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards box[] and stop */
     pthread_cond_t wake;
     int stop;
     int started;
-    int *lost;              /* this thread's own view: GPU_LOST seen */
-    fm_live_energy *energy; /* counter first/last per GPU; read after stop */
-    int64_t rounds, missed_rounds, samples, read_errors;
+    int *lost;          /* this thread's own view: GPU_LOST seen */
+    fm_energy_box *box; /* one per GPU */
+    int64_t rounds, missed_rounds, read_errors;
+    int64_t max_age_ns; /* oldest value attached: sample time - read time */
 } fm_energy_reader;
 
-int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, fm_rec_writer *writer, int gpus,
-                           const int *dev_index, const fm_device_info *devs, int64_t t0_ns,
-                           int64_t interval_ns, fm_error *err);
-/* Reads a last round, then stops the thread. */
+int fm_energy_reader_start(fm_energy_reader *er, fm_sensor *sensor, int gpus, const int *dev_index,
+                           int64_t t0_ns, int64_t interval_ns, fm_error *err);
+/* Moves a fresh counter value of GPU gpu (run position) into s; 1 if it did. */
+int fm_energy_reader_take(fm_energy_reader *er, int gpu, int64_t sample_t_ns, fm_sample *s);
+/* Stops the thread (after its current read); fm_energy_reader_take must not
+ * be called after this. */
 void fm_energy_reader_stop(fm_energy_reader *er);
 void fm_energy_reader_free(fm_energy_reader *er);
 

@@ -34,28 +34,8 @@ static int64_t monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A sample row is keyed by (run, GPU, t_ns). Two threads (the sampler and
- * the energy thread) stamp rows of one GPU; should two stamps ever be the
- * same nanosecond, the later row moves 1 ns so that neither is lost. */
-static void make_time_unique(fm_rec_writer *w, int gpu, fm_sample *s)
-{
-    if (gpu < 0 || gpu >= w->gpus)
-        return;
-    int64_t *recent = w->recent_t_ns + (size_t)gpu * FM_WRITER_RECENT;
-    for (int again = 1; again;) {
-        again = 0;
-        for (int i = 0; i < FM_WRITER_RECENT; i++)
-            if (recent[i] == s->t_ns) {
-                s->t_ns++;
-                again = 1;
-            }
-    }
-    memmove(recent + 1, recent, (FM_WRITER_RECENT - 1) * sizeof *recent);
-    recent[0] = s->t_ns;
-}
-
 /* Writes one batch to the store (outside the lock). */
-static int write_batch(fm_rec_writer *w, fm_rec_item *items, size_t n, fm_error *err)
+static int write_batch(fm_rec_writer *w, const fm_rec_item *items, size_t n, fm_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         int rc;
@@ -63,7 +43,6 @@ static int write_batch(fm_rec_writer *w, fm_rec_item *items, size_t n, fm_error 
             rc = fm_store_add_marker(w->st, w->run_id, &items[i].u.marker, err);
             w->markers_written += rc == FM_OK;
         } else {
-            make_time_unique(w, items[i].gpu, &items[i].u.sample);
             rc = fm_store_add_sample(w->st, w->run_id, items[i].gpu, &items[i].u.sample, err);
             w->samples_written += rc == FM_OK;
         }
@@ -144,25 +123,17 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, int gpus, size_t capacity,
+int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, size_t capacity,
                         fm_error *err)
 {
     memset(w, 0, sizeof *w);
     w->st = st;
     w->run_id = run_id;
     w->cap = capacity;
-    w->gpus = gpus;
     w->commit_period_ns = 500000000;
     w->ring = malloc(capacity * sizeof *w->ring);
-    w->recent_t_ns = malloc((size_t)gpus * FM_WRITER_RECENT * sizeof *w->recent_t_ns);
-    if (!w->ring || !w->recent_t_ns) {
-        free(w->ring);
-        free(w->recent_t_ns);
-        w->ring = NULL;
+    if (!w->ring)
         return fm_fail(err, FM_ERR_NOMEM, "out of memory for the sample queue");
-    }
-    for (size_t i = 0; i < (size_t)gpus * FM_WRITER_RECENT; i++)
-        w->recent_t_ns[i] = INT64_MIN;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -176,7 +147,6 @@ int fm_rec_writer_start(fm_rec_writer *w, fm_store *st, int64_t run_id, int gpus
         pthread_cond_destroy(&w->space);
         pthread_mutex_destroy(&w->mu);
         free(w->ring);
-        free(w->recent_t_ns);
         w->ring = NULL;
         return fm_fail(err, FM_ERR, "cannot start the store writer thread: %s", strerror(rc));
     }
@@ -253,7 +223,6 @@ int fm_rec_writer_stop(fm_rec_writer *w, fm_error *err)
     pthread_cond_destroy(&w->space);
     pthread_mutex_destroy(&w->mu);
     free(w->ring);
-    free(w->recent_t_ns);
     w->ring = NULL;
     if (w->failed) {
         if (err)
