@@ -9,7 +9,10 @@
  *   bench_record --backend sim [--seconds 20] [--repeats 3]
  *
  * GPU counts reach the fake NVML through its own environment variable
- * (--gpus-env NAME, see tests/fakenvml); the simulator through sim_gpus. */
+ * (--gpus-env FAKENVML_GPUS); the simulator through sim_gpus. On a real
+ * GPU machine use --gpu-counts with the number of GPUs it has.
+ * --energy-thread 0 forces the energy counter into the sampling loop (to
+ * show what the energy thread saves on real NVML). */
 #include "firmus/record.h"
 
 #include <math.h>
@@ -24,6 +27,9 @@ typedef struct bench_args {
     const char *gpus_env;
     double seconds;
     int repeats;
+    int gpu_counts[8];
+    int gpu_count_n;
+    int energy_thread; /* -1 auto, 0 in the loop, 1 thread */
 } bench_args;
 
 typedef struct bench_result {
@@ -53,6 +59,7 @@ static int record_once(const bench_args *a, double interval_ms, int gpus, const 
     o.backend_opt.sim_real_time = 1;
     o.interval_ms = interval_ms;
     o.duration_s = a->seconds;
+    o.energy_thread = a->energy_thread;
     o.db_path = db;
     o.name = "bench";
     char count[16];
@@ -104,6 +111,10 @@ static int parse_args(int argc, char **argv, bench_args *a)
     a->gpus_env = NULL;
     a->seconds = 20;
     a->repeats = 3;
+    a->gpu_counts[0] = 1;
+    a->gpu_counts[1] = 8;
+    a->gpu_count_n = 2;
+    a->energy_thread = -1;
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--backend") && next)
@@ -116,9 +127,17 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--repeats") && next)
             a->repeats = atoi(argv[++i]);
-        else {
+        else if (!strcmp(argv[i], "--energy-thread") && next)
+            a->energy_thread = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gpu-counts") && next) {
+            a->gpu_count_n = 0;
+            for (char *tok = strtok(argv[++i], ","); tok && a->gpu_count_n < 8;
+                 tok = strtok(NULL, ","))
+                a->gpu_counts[a->gpu_count_n++] = atoi(tok);
+        } else {
             fprintf(stderr, "usage: bench_record [--backend nvml|sim] [--lib PATH] "
-                            "[--gpus-env NAME] [--seconds S] [--repeats R]\n");
+                            "[--gpus-env NAME] [--seconds S] [--repeats R] [--gpu-counts 1,8] "
+                            "[--energy-thread -1|0|1]\n");
             return -1;
         }
     }
@@ -147,22 +166,25 @@ int main(int argc, char **argv)
            "jitter max | missed ticks | CPU per sample |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     const double intervals[] = {10, 25};
-    const int gpu_counts[] = {1, 8};
     int failed = 0;
     for (int i = 0; i < 2; i++)
-        for (int g = 0; g < 2; g++) {
+        for (int g = 0; g < a.gpu_count_n; g++) {
             bench_result br;
-            if (bench_config(&a, intervals[i], gpu_counts[g], db, &br) != 0) {
+            if (bench_config(&a, intervals[i], a.gpu_counts[g], db, &br) != 0) {
                 failed = 1;
                 continue;
             }
             printf("| %s | %.0f ms | %d | %.4f ms | %.0f us | %.0f us | %.0f us | %.0f | "
                    "%.1f us |\n",
-                   a.backend, intervals[i], gpu_counts[g], br.interval_ms, br.p50_us, br.p99_us,
+                   a.backend, intervals[i], a.gpu_counts[g], br.interval_ms, br.p50_us, br.p99_us,
                    br.max_us, br.missed, br.cpu_us);
             fflush(stdout);
         }
-    printf("\n(%s: %.0f s per repeat, median of %d repeats)\n", a.backend, a.seconds, a.repeats);
+    printf("\n(%s: %.0f s per repeat, median of %d repeats; energy counter read %s)\n", a.backend,
+           a.seconds, a.repeats,
+           a.energy_thread < 0   ? "as the recorder decides (nvml: thread)"
+           : a.energy_thread > 0 ? "by the energy thread"
+                                 : "in the sampling loop");
     char path[64];
     unlink(db);
     snprintf(path, sizeof path, "%s-wal", db);
