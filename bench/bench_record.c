@@ -7,6 +7,7 @@
  *
  *   bench_record --backend nvml --lib build/fakenvml/libnvidia-ml.so.1 [--seconds 20] [--repeats 3]
  *   bench_record --backend sim [--seconds 20] [--repeats 3]
+ *   bench_record --backend testbe ...   (the recorder alone: a backend that costs nothing)
  *
  * GPU counts reach the fake NVML through its own environment variable
  * (--gpus-env FAKENVML_GPUS); the simulator through sim_gpus. On a real
@@ -14,6 +15,9 @@
  * --energy-thread 0 forces the energy counter into the sampling loop (to
  * show what the energy thread saves on real NVML). */
 #include "firmus/record.h"
+/* The deterministic test backend (header-only): with it the benchmark
+ * measures the recorder's own cost, with a backend that costs ~nothing. */
+#include "../tests/support/testbackend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +57,16 @@ static int record_once(const bench_args *a, double interval_ms, int gpus, const 
 {
     fm_record_options o;
     fm_record_options_default(&o);
+    fm_sensor testbe = {&testbe_ops, NULL};
+    if (!strcmp(a->backend, "testbe")) {
+        fm_backend_options bo = {.sim_gpus = gpus, .sim_real_time = 1};
+        fm_error err = {0};
+        if (testbe_open(&bo, &testbe.state, &err) != FM_OK) {
+            fprintf(stderr, "bench_record: %s\n", err.msg);
+            return FM_ERR;
+        }
+        o.sensor = &testbe;
+    }
     o.backend = a->backend;
     o.backend_opt.library_path = a->lib;
     o.backend_opt.sim_gpus = gpus;
@@ -68,6 +82,8 @@ static int record_once(const bench_args *a, double interval_ms, int gpus, const 
         setenv(a->gpus_env, count, 1);
     fm_error err = {0};
     int rc = fm_record_run(&o, res, &err);
+    if (testbe.state)
+        testbe_close(testbe.state);
     if (rc != FM_OK)
         fprintf(stderr, "bench_record: %s\n", err.msg);
     else if (res->gpus != gpus)
@@ -135,7 +151,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
                  tok = strtok(NULL, ","))
                 a->gpu_counts[a->gpu_count_n++] = atoi(tok);
         } else {
-            fprintf(stderr, "usage: bench_record [--backend nvml|sim] [--lib PATH] "
+            fprintf(stderr, "usage: bench_record [--backend nvml|sim|testbe] [--lib PATH] "
                             "[--gpus-env NAME] [--seconds S] [--repeats R] [--gpu-counts 1,8] "
                             "[--energy-thread -1|0|1]\n");
             return -1;

@@ -1,10 +1,12 @@
 /* fm_record_run: the recorder. One tick grid for all chosen GPUs on the
- * backend's clock (deadline_k = t0 + k*interval, never drifting), fast
- * fields (instant power, 1 s average, energy counter) on every tick, slow
- * fields (temperature, clocks, utilisation, memory, clocks-event bits) on a
- * sub-grid; a command run as a child between a pre-roll and a post-roll;
- * markers polled every tick; samples and markers handed to the store-writer
- * thread so SQLite never delays a tick. docs/RECORDING.md explains it. */
+ * backend's clock (deadline_k = t0 + k*interval, never drifting): instant
+ * and 1 s average power on every tick; slow fields (temperature, clocks,
+ * utilisation, memory, clocks-event bits) on a sub-grid; the energy
+ * counter on its own grid (in the loop, or by the energy thread for nvml,
+ * where a counter read takes milliseconds); a command run as a child
+ * between a pre-roll and a post-roll; markers polled every tick; samples
+ * and markers handed to the store-writer thread so SQLite never delays a
+ * tick. docs/RECORDING.md explains it. */
 #include "record/live.h"
 #include "record/record_internal.h"
 
