@@ -1,12 +1,17 @@
-/* Unit tests of the recorder's pure parts: the marker line protocol
- * (parse, reject, format round trip) and the tick grid maths (next tick
- * after an overrun, missed-tick count, jitter percentiles). */
+/* Unit tests of the recorder's parts: the marker line protocol (parse,
+ * reject, format round trip), the tick grid maths (next tick after an
+ * overrun, missed-tick count, jitter percentiles) and the marker channel
+ * (split lines, over-long lines, datagrams, end of writers). */
 #include "firmus/record.h"
 #include "record/record_internal.h"
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static fm_marker parse_ok(const char *line, int64_t receipt, int *given)
 {
@@ -173,6 +178,78 @@ static void test_jitter_percentiles(void **state)
     fm_tick_stats_free(&ts);
 }
 
+/* Collects the lines the channel delivers. */
+typedef struct line_log {
+    char lines[16][128];
+    int n;
+    int overlong;
+} line_log;
+
+static void log_line(void *ctx, const char *line, int overlong)
+{
+    line_log *log = ctx;
+    if (overlong) {
+        log->overlong++;
+        return;
+    }
+    if (log->n < 16)
+        snprintf(log->lines[log->n++], sizeof log->lines[0], "%s", line);
+}
+
+static void test_channel_pipe_and_socket(void **state)
+{
+    (void)state;
+    fm_mark_channel ch;
+    fm_error err = {0};
+    assert_int_equal(fm_mark_channel_open(&ch, NULL, &err), FM_OK);
+    line_log log = {0};
+
+    /* A line split over two writes arrives once, whole. */
+    assert_int_equal(write(ch.pipe_write_fd, "start pre", 9), 9);
+    fm_mark_channel_poll(&ch, log_line, &log);
+    assert_int_equal(log.n, 0);
+    assert_int_equal(write(ch.pipe_write_fd, "fill\ntokens 3\n", 14), 14);
+    fm_mark_channel_poll(&ch, log_line, &log);
+    assert_int_equal(log.n, 2);
+    assert_string_equal(log.lines[0], "start prefill");
+    assert_string_equal(log.lines[1], "tokens 3");
+
+    /* An over-long line is reported once and skipped up to its newline. */
+    char big[FM_MARK_LINE_MAX + 100];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(write(ch.pipe_write_fd, big, sizeof big), (ssize_t)sizeof big);
+    assert_int_equal(write(ch.pipe_write_fd, "\nmark after\n", 12), 12);
+    fm_mark_channel_poll(&ch, log_line, &log);
+    assert_int_equal(log.overlong, 1);
+    assert_int_equal(log.n, 3);
+    assert_string_equal(log.lines[2], "mark after");
+
+    /* A datagram with two lines, the last without its newline. */
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", ch.socket_path);
+    const char *msg = "end prefill\nend decode tokens=5";
+    assert_int_equal(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&addr, sizeof addr),
+                     (ssize_t)strlen(msg));
+    close(fd);
+    fm_mark_channel_drain(&ch, log_line, &log);
+    assert_int_equal(log.n, 5);
+    assert_string_equal(log.lines[3], "end prefill");
+    assert_string_equal(log.lines[4], "end decode tokens=5");
+
+    /* Writers gone: a last unterminated line on the pipe still counts. */
+    assert_int_equal(write(ch.pipe_write_fd, "mark last", 9), 9);
+    fm_mark_channel_close_write_end(&ch);
+    fm_mark_channel_poll(&ch, log_line, &log);
+    assert_int_equal(log.n, 6);
+    assert_string_equal(log.lines[5], "mark last");
+
+    char path[108];
+    snprintf(path, sizeof path, "%s", ch.socket_path);
+    fm_mark_channel_close(&ch);
+    assert_int_equal(access(path, F_OK), -1); /* socket and its directory removed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_tick_next),
         cmocka_unit_test(test_jitter_percentiles),
+        cmocka_unit_test(test_channel_pipe_and_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,13 +123,21 @@ static void feed_pipe_bytes(fm_mark_channel *ch, const char *data, size_t n, fm_
     }
 }
 
-static void poll_pipe(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
+/* At most this many reads per channel per tick, so that a workload that
+ * floods the channel cannot make a tick overrun; the rest waits for the
+ * next tick (the pipe and the socket buffer hold it). */
+#define MAX_READS_PER_POLL 32
+
+/* Returns the number of reads that brought data. */
+static int poll_pipe(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
 {
     char buf[8192];
-    while (ch->pipe_read_fd >= 0) {
+    int got = 0;
+    for (int reads = 0; ch->pipe_read_fd >= 0 && reads < MAX_READS_PER_POLL; reads++) {
         ssize_t n = read(ch->pipe_read_fd, buf, sizeof buf);
         if (n > 0) {
             feed_pipe_bytes(ch, buf, (size_t)n, fn, ctx);
+            got++;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -144,8 +152,9 @@ static void poll_pipe(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
             close(ch->pipe_read_fd);
             ch->pipe_read_fd = -1;
         }
-        return; /* EAGAIN: nothing more now */
+        break; /* EAGAIN: nothing more now */
     }
+    return got;
 }
 
 /* A datagram holds one or more whole lines; the last may lack its newline. */
@@ -168,26 +177,37 @@ static void emit_datagram_lines(char *msg, size_t n, fm_mark_line_fn fn, void *c
     }
 }
 
-static void poll_socket(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
+static int poll_socket(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
 {
     char msg[65536 + 1];
-    while (ch->socket_fd >= 0) {
+    int got = 0;
+    for (int reads = 0; ch->socket_fd >= 0 && reads < MAX_READS_PER_POLL; reads++) {
         ssize_t n = recv(ch->socket_fd, msg, sizeof msg - 1, MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return;
+            break;
         }
+        got++;
         if ((size_t)n > sizeof msg - 1) {
             fn(ctx, "", 1); /* truncated datagram */
             continue;
         }
         emit_datagram_lines(msg, (size_t)n, fn, ctx);
     }
+    return got;
 }
 
 void fm_mark_channel_poll(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
 {
     poll_pipe(ch, fn, ctx);
     poll_socket(ch, fn, ctx);
+}
+
+void fm_mark_channel_drain(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx)
+{
+    /* Bounded: a writer that never stops cannot keep the recorder here. */
+    for (int round = 0; round < 1000; round++)
+        if (poll_pipe(ch, fn, ctx) + poll_socket(ch, fn, ctx) == 0)
+            break;
 }

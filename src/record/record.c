@@ -469,7 +469,7 @@ static void advance_stage(recorder *r, int64_t deadline_ns, fm_error *cmd_err)
     case STAGE_COMMAND:
         if (fm_child_poll(&r->child)) {
             /* Markers the command wrote before it exited come first. */
-            fm_mark_channel_poll(&r->chan, handle_marker_line, r);
+            fm_mark_channel_drain(&r->chan, handle_marker_line, r);
             r->child_end_ns = fm_clock_now_ns(r->clock);
             r->res->child_exit_code = r->child.exit_code;
             queue_own_marker(r, "command_end", -1, r->child_end_ns);
@@ -548,7 +548,7 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
             usleep(10000);
         r->res->child_exit_code = r->child.exit_code;
     }
-    fm_mark_channel_poll(&r->chan, handle_marker_line, r);
+    fm_mark_channel_drain(&r->chan, handle_marker_line, r);
     if (r->live)
         fm_live_clear(stderr);
 }

@@ -68,9 +68,11 @@ void fm_mark_channel_close_write_end(fm_mark_channel *ch);
 
 /* Called for every complete line; receipt_ns is when it was read. */
 typedef void (*fm_mark_line_fn)(void *ctx, const char *line, int overlong);
-/* Reads whatever is waiting on the pipe and the socket (never blocks) and
- * calls fn per line. */
+/* Reads what is waiting on the pipe and the socket (never blocks; at most
+ * 32 reads each) and calls fn per line. */
 void fm_mark_channel_poll(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx);
+/* Reads until both channels are empty (at the end of a recording). */
+void fm_mark_channel_drain(fm_mark_channel *ch, fm_mark_line_fn fn, void *ctx);
 
 /* ---- child process and signals (child.c) ---- */
 
