@@ -43,6 +43,7 @@ static void usage(FILE *out)
         "  --interval MS          tick interval (default 25 ms)\n"
         "  --high-res             10 ms ticks\n"
         "  --slow-interval MS     temperature/clocks/utilisation/memory/throttle (default 100)\n"
+        "  --energy-interval MS   energy counter (default 100; nvml reads it in a thread)\n"
         "  --duration S           without CMD: record S seconds (default: until Ctrl-C)\n"
         "  --preroll S            with CMD: idle sampling before it starts (default 1)\n"
         "  --postroll S           with CMD: sampling after it exits (default 2)\n"
@@ -202,6 +203,7 @@ enum {
     OPT_INTERVAL,
     OPT_HIGH_RES,
     OPT_SLOW,
+    OPT_ENERGY_INTERVAL,
     OPT_DURATION,
     OPT_PREROLL,
     OPT_POSTROLL,
@@ -228,6 +230,7 @@ static const struct option longopts[] = {
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"high-res", no_argument, NULL, OPT_HIGH_RES},
     {"slow-interval", required_argument, NULL, OPT_SLOW},
+    {"energy-interval", required_argument, NULL, OPT_ENERGY_INTERVAL},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"preroll", required_argument, NULL, OPT_PREROLL},
     {"postroll", required_argument, NULL, OPT_POSTROLL},
@@ -303,6 +306,8 @@ static int apply_option(int opt, const char *arg, record_args *a)
         return 0;
     case OPT_SLOW:
         return parse_double("slow-interval", arg, 1, &o->slow_interval_ms);
+    case OPT_ENERGY_INTERVAL:
+        return parse_double("energy-interval", arg, 1, &o->energy_interval_ms);
     case OPT_DURATION:
         a->duration_given = 1;
         if (parse_double("duration", arg, 0, &o->duration_s) != 0)
@@ -388,6 +393,11 @@ static int parse_args(int argc, char **argv, record_args *a)
     if (a->o.slow_interval_ms < a->o.interval_ms) {
         fm_cli_error("record", "--slow-interval (%g ms) must be at least --interval (%g ms)",
                      a->o.slow_interval_ms, a->o.interval_ms);
+        return FM_EXIT_USAGE;
+    }
+    if (a->o.energy_interval_ms < a->o.interval_ms) {
+        fm_cli_error("record", "--energy-interval (%g ms) must be at least --interval (%g ms)",
+                     a->o.energy_interval_ms, a->o.interval_ms);
         return FM_EXIT_USAGE;
     }
     int is_sim = !strcmp(a->o.backend, "sim");

@@ -42,6 +42,9 @@ expect 2 "missing value" record --db "$db" --duration
 expect 2 "put the command after '--'" record --db "$db" sh -c true
 expect 2 "no command after '--'" record --db "$db" --
 expect 2 "--slow-interval" record --db "$db" --interval 50 --slow-interval 20 --duration 1
+expect 2 "--energy-interval" record --db "$db" --interval 50 --energy-interval 20 --duration 1
+expect 2 "applies to --backend sim only" record --db "$db" --preset Qwen3-32B --duration 1
+expect 2 "applies to --backend nvml only" record --db "$db" --backend sim --library /x.so --duration 1
 expect 2 "--tag needs" record --db "$db" --tag a,b --duration 1
 expect 2 "GPU 3 does not exist" record --db "$db" --backend sim --sim-gpus 2 --gpus 0,3 --duration 1
 expect 2 "listed twice" record --db "$db" --backend sim --sim-gpus 2 --gpus 0,0 --duration 1
