@@ -495,15 +495,22 @@ static void print_summary(FILE *out, const record_args *a, const fm_record_resul
         fprintf(out, "  command       exit code %d\n", res->child_exit_code);
 }
 
+/* Without a command, other processes need the socket to send markers. */
+static void announce_start(void *ctx, int64_t run_id, const char *mark_socket_path)
+{
+    (void)ctx;
+    fprintf(stderr, "firmus record: recording run %" PRId64 "; markers: %s=%s\n", run_id,
+            FM_MARK_ENV_SOCKET, mark_socket_path);
+}
+
 int fm_cmd_record(int argc, char **argv)
 {
     record_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? FM_EXIT_OK : rc;
-    if (!a.o.command && !a.quiet && a.o.mark_socket_path)
-        fprintf(stderr, "firmus record: markers: %s=%s\n", FM_MARK_ENV_SOCKET,
-                a.o.mark_socket_path);
+    if (!a.o.command && !a.quiet)
+        a.o.on_start = announce_start;
 
     fm_record_result res;
     fm_error err = {0};

@@ -7,7 +7,8 @@
  *     and socket) and raw writes to the pipe: order, timestamps, tokens sum,
  *     exit code propagated, pre-/post-roll present;
  *   - SIGTERM to firmus is forwarded to the child;
- *   - SIGINT without a command ends the recording cleanly (exit 0, complete).
+ *   - SIGINT without a command ends the recording cleanly (exit 0, complete);
+ *     a marker sent by an unrelated process to --mark-socket is stored.
  * Real time, a few seconds each. */
 #include "firmus/metrics.h"
 #include "firmus/store.h"
@@ -288,10 +289,20 @@ static void test_sigint_without_command_finishes(void **state)
     fixture *f = *state;
     if (!f->bin)
         skip();
-    char *argv[] = {"firmus", "record", "--backend", "sim", "--sim-real-time",
-                    "--db",   f->db,    "--quiet",   NULL};
+    char sock[700];
+    snprintf(sock, sizeof sock, "%s/m.sock", f->dir);
+    char *argv[] = {"firmus",          "record", "--backend", "sim",
+                    "--sim-real-time", "--db",   f->db,       "--quiet",
+                    "--mark-socket",   sock,     NULL};
     pid_t pid = start_firmus(f, argv);
-    sleep_ms(1200);
+    assert_int_equal(wait_for_file(sock, 5000), 0);
+    /* Another process (not a child) sends a marker to the named socket. */
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd,
+             "env -u FIRMUS_MARK_FD FIRMUS_MARK_SOCKET='%s' '%s' mark warm --tokens 5", sock,
+             f->bin);
+    assert_int_equal(system(cmd), 0);
+    sleep_ms(1000);
     kill(pid, SIGINT);
     assert_int_equal(wait_exit_code(pid), 0);
     fm_store *st = NULL;
@@ -303,6 +314,7 @@ static void test_sigint_without_command_finishes(void **state)
     assert_int_equal(
         fm_store_get_meta(st, run.id, "record.stopped_by_signal", buf, sizeof buf, &err), FM_OK);
     assert_int_equal(atoi(buf), SIGINT);
+    assert_int_equal(run.tokens, 5);
     fm_sample *s = NULL;
     size_t n = 0;
     assert_int_equal(fm_store_load_samples(st, run.id, 0, &s, &n, &err), FM_OK);

@@ -40,6 +40,11 @@ typedef struct fm_record_options {
     double energy_interval_ms;    /* energy counter grid, default 100 (it updates every 100 ms) */
     int energy_thread;            /* read the counter in a thread of its own: -1 auto (nvml:
                                      yes, its counter read takes ms), 0 no, 1 yes */
+    /* Called once the run exists, just before the first tick (may be NULL):
+     * the run id and the marker socket path, e.g. to tell other processes
+     * where to send markers when there is no command. */
+    void (*on_start)(void *ctx, int64_t run_id, const char *mark_socket_path);
+    void *on_start_ctx;
 } fm_record_options;
 
 void fm_record_options_default(fm_record_options *o);

@@ -704,6 +704,8 @@ int fm_record_run(const fm_record_options *o, fm_record_result *res, fm_error *e
         return rc;
     }
     r.live = o->live && isatty(STDERR_FILENO) && !r.virtual_time;
+    if (o->on_start)
+        o->on_start(o->on_start_ctx, r.run.id, r.chan.socket_path);
 
     fm_signal_guard guard;
     fm_signals_install(&guard);
