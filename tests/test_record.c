@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 typedef struct fixture {
     char *dir;
@@ -319,6 +322,59 @@ static void test_child_markers_and_exit_code(void **state)
     free(m);
 }
 
+/* on_start: sends marker lines to the run's socket before the first tick. */
+static void send_markers(void *ctx, int64_t run_id, const char *socket_path)
+{
+    (void)run_id;
+    const char *lines = ctx;
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
+    ssize_t n = sendto(fd, lines, strlen(lines), 0, (struct sockaddr *)&addr, sizeof addr);
+    close(fd);
+    assert_int_equal(n, (ssize_t)strlen(lines));
+}
+
+/* Tokens: the sum of the markers' token counts, unless --tokens is given;
+ * in virtual time a writer's t_ns is replaced by the receipt time. */
+static void test_tokens_from_markers_or_option(void **state)
+{
+    fixture *f = *state;
+    open_testbe(f, 1, 0, 0);
+    char lines[] = "start decode t_ns=123456789\ntokens 7\nend decode tokens=5\nnonsense\n";
+    for (int with_option = 0; with_option < 2; with_option++) {
+        fm_record_options o;
+        base_options(f, &o);
+        o.duration_s = 1.0;
+        o.on_start = send_markers;
+        o.on_start_ctx = lines;
+        o.tokens = with_option ? 1000 : -1;
+        fm_record_result res;
+        run_ok(&o, &res);
+        assert_int_equal(res.markers, 3);
+        assert_int_equal(res.markers_malformed, 1);
+        assert_int_equal(res.tokens, with_option ? 1000 : 12);
+        fm_run run;
+        get_run(f, res.run_id, &run);
+        assert_int_equal(run.tokens, with_option ? 1000 : 12);
+        fm_marker *m = NULL;
+        size_t nm = 0;
+        load_markers(f, res.run_id, &m, &nm);
+        assert_int_equal(nm, 3);
+        assert_int_equal(m[0].t_ns, run.t0_ns); /* read on tick 0, virtual time */
+        free(m);
+        fm_store *st = NULL;
+        fm_error err = {0};
+        char buf[64];
+        assert_int_equal(fm_store_open(f->db, &st, &err), FM_OK);
+        assert_int_equal(
+            fm_store_get_meta(st, res.run_id, "record.tokens_source", buf, sizeof buf, &err),
+            FM_OK);
+        assert_string_equal(buf, with_option ? "option" : "markers");
+        fm_store_close(st);
+    }
+}
+
 static void test_bad_options(void **state)
 {
     fixture *f = *state;
@@ -358,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_fields_on_subgrid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpu_lost_others_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_child_markers_and_exit_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_from_markers_or_option, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
