@@ -7,7 +7,6 @@
 #include "firmus/record.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>

@@ -57,28 +57,22 @@ void fm_live_print(FILE *out, double elapsed_s, const fm_live_energy *gpus, cons
     char line[512];
     int len = snprintf(line, sizeof line, "\r\033[K[firmus] %7.1f s ", elapsed_s);
     double total_w = 0, total_j = 0;
-    int shown = 0;
-    for (int i = 0; i < n && len < (int)sizeof line - 64; i++) {
+    for (int i = 0; i < n; i++) {
         double p = fm_live_power_w(&gpus[i]);
         total_j += fm_live_energy_j(&gpus[i], NULL);
-        if (!active[i]) {
-            len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d lost", i);
-            continue;
-        }
-        if (!isnan(p))
+        if (active[i] && !isnan(p))
             total_w += p;
-        if (n <= 8) {
-            if (isnan(p))
-                len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d   n/a", i);
-            else
-                len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d %4.0f W", i, p);
-        }
-        shown++;
+        if (n > 8 || len >= (int)sizeof line - 64)
+            continue; /* per-GPU figures for up to 8 GPUs */
+        if (!active[i])
+            len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d lost", i);
+        else if (isnan(p))
+            len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d   n/a", i);
+        else
+            len += snprintf(line + len, sizeof line - (size_t)len, " gpu%d %4.0f W", i, p);
     }
-    if (len < (int)sizeof line - 64)
-        snprintf(line + len, sizeof line - (size_t)len, " | total %5.0f W  %.3f kJ", total_w,
-                 total_j / 1000.0);
-    (void)shown;
+    snprintf(line + len, sizeof line - (size_t)len, " | total %5.0f W  %.3f kJ", total_w,
+             total_j / 1000.0);
     fputs(line, out);
     fflush(out);
 }
