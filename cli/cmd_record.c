@@ -482,8 +482,7 @@ static void print_summary(FILE *out, const record_args *a, const fm_record_resul
     fprintf(out, "  markers       %" PRId64 " stored, %" PRId64 " malformed (ignored)\n",
             res->markers, res->markers_malformed);
     if (res->tokens >= 0)
-        fprintf(out, "  tokens        %" PRId64 " (%s)\n", res->tokens,
-                a->o.tokens >= 0 ? "--tokens" : "sum of marker tokens");
+        fprintf(out, "  tokens        %" PRId64 " (%s)\n", res->tokens, res->tokens_source);
     else
         fprintf(out, "  tokens        unknown (no --tokens, no token markers)\n");
     if (res->read_errors)

@@ -69,6 +69,7 @@ typedef struct fm_record_result {
     int64_t markers;           /* markers stored (including the recorder's own) */
     int64_t markers_malformed; /* lines that could not be parsed (ignored) */
     int64_t tokens;            /* run tokens stored: --tokens, else marker sum, else -1 */
+    char tokens_source[64];    /* "option", "markers", "sim truth (...)" or "none" */
     int64_t read_errors;       /* sensor reads that failed (sample stored with missing fields) */
     int stopped_by_signal;     /* signal number that ended the recording early, else 0 */
     int virtual_time;          /* 1: the backend ran in virtual time (jitter 0 by construction) */

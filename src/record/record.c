@@ -7,6 +7,7 @@
  * between a pre-roll and a post-roll; markers polled every tick; samples
  * and markers handed to the store-writer thread so SQLite never delays a
  * tick. docs/RECORDING.md explains it. */
+#include "firmus/sim.h"
 #include "record/live.h"
 #include "record/record_internal.h"
 
@@ -555,6 +556,20 @@ static void run_ticks(recorder *r, fm_error *cmd_err)
 
 /* ---------------------------------------------------------------- finish */
 
+/* A simulated run without a command knows its tokens: the decode steps the
+ * model produced on the recorded GPUs (sim truth, stated as such in the run
+ * metadata). Real backends, and sim runs wrapping a command, return -1. */
+static int64_t simulated_tokens(const recorder *r)
+{
+    fm_sim *sim = fm_sensor_sim((fm_sensor *)&r->sensor);
+    if (!sim || r->o->command)
+        return -1;
+    double tokens = 0;
+    for (int i = 0; i < r->gpus; i++)
+        tokens += fm_sim_true_tokens(sim, r->dev_index[i]);
+    return (int64_t)llround(tokens);
+}
+
 static void fill_result(recorder *r, double cpu_s)
 {
     fm_record_result *res = r->res;
@@ -576,10 +591,19 @@ static void fill_result(recorder *r, double cpu_s)
         res->energy_j += fm_live_energy_j(&r->energy[i], NULL);
     if (r->energy_thread_on)
         res->read_errors += r->energy_reader.read_errors;
-    if (r->o->tokens >= 0)
+    const char *source = "none";
+    if (r->o->tokens >= 0) {
         res->tokens = r->o->tokens;
-    else
-        res->tokens = r->marker_tokens_seen ? r->marker_tokens : -1;
+        source = "option";
+    } else if (r->marker_tokens_seen) {
+        res->tokens = r->marker_tokens;
+        source = "markers";
+    } else {
+        res->tokens = simulated_tokens(r);
+        if (res->tokens >= 0)
+            source = "sim truth (decode steps of the simulated workload)";
+    }
+    snprintf(res->tokens_source, sizeof res->tokens_source, "%s", source);
 }
 
 static void store_end_meta(recorder *r)
@@ -603,10 +627,7 @@ static void store_end_meta(recorder *r)
     set_meta(r, "record.markers_malformed", "%" PRId64, res->markers_malformed);
     if (r->marker_first_error[0])
         set_meta(r, "record.marker_first_error", "%s", r->marker_first_error);
-    set_meta(r, "record.tokens_source", "%s",
-             r->o->tokens >= 0       ? "option"
-             : r->marker_tokens_seen ? "markers"
-                                     : "none");
+    set_meta(r, "record.tokens_source", "%s", res->tokens_source);
     if (r->o->command) {
         set_meta(r, "record.child_exit_code", "%d", res->child_exit_code);
         if (r->child_start_ns)
