@@ -4,6 +4,7 @@
  * recorder is src/record/. Options: `firmus record --help`,
  * docs/RECORDING.md. */
 #include "cli.h"
+#include "record_export.h"
 #include "firmus/metrics.h"
 #include "firmus/record.h"
 
@@ -57,6 +58,9 @@ static void usage(FILE *out)
         "  --mark-socket PATH     put the marker socket here (default: a temp dir)\n"
         "output:\n"
         "  --quiet                no live status and no summary\n"
+        "  --no-export            no workload profile (JSON) and trace (CSV) after the run\n"
+        "  --export-dir DIR       where they go (default: workload_profiles/ beside the\n"
+        "                         store; docs/WORKLOAD_EXPORT_GUIDE.md)\n"
         "  --help                 this text\n\n"
         "The summary (stderr) gives energy per GPU and its source, the achieved interval,\n"
         "tick jitter, missed ticks and recorder CPU per sample. Exit codes: CMD's code\n"
@@ -71,6 +75,8 @@ typedef struct record_args {
     char tags[256];
     int quiet;
     int duration_given;
+    int no_export;          /* --no-export */
+    const char *export_dir; /* --export-dir; NULL: workload_profiles/ beside the store */
 } record_args;
 
 static int parse_double(const char *opt, const char *text, double min, double *out)
@@ -215,6 +221,8 @@ enum {
     OPT_TAG,
     OPT_QUIET,
     OPT_SOCKET,
+    OPT_NO_EXPORT,
+    OPT_EXPORT_DIR,
 };
 
 static const struct option longopts[] = {
@@ -242,6 +250,8 @@ static const struct option longopts[] = {
     {"tag", required_argument, NULL, OPT_TAG},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"mark-socket", required_argument, NULL, OPT_SOCKET},
+    {"no-export", no_argument, NULL, OPT_NO_EXPORT},
+    {"export-dir", required_argument, NULL, OPT_EXPORT_DIR},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -340,6 +350,12 @@ static int apply_option(int opt, const char *arg, record_args *a)
             return -1;
         }
         add_tag(a, arg);
+        return 0;
+    case OPT_NO_EXPORT:
+        a->no_export = 1;
+        return 0;
+    case OPT_EXPORT_DIR:
+        a->export_dir = arg;
         return 0;
     case OPT_QUIET:
         a->quiet = 1;
@@ -529,6 +545,8 @@ int fm_cmd_record(int argc, char **argv)
             return 127;
         return fm_cli_exit_code(rc);
     }
+    if (!a.no_export)
+        fm_cli_record_export(a.o.db_path, res.run_id, a.export_dir, a.quiet);
     if (res.gpus_lost)
         fm_cli_error("record",
                      "warning: %d GPU%s lost during the run (see `firmus show %" PRId64 "`)",

@@ -103,6 +103,21 @@ grep -q "tier" "$tmp/err" || fail "no summary on stderr"
 expect 0 "$FIRMUS_BIN" show --db "$db" synth
 grep -q "Workload profile" "$tmp/out" || fail "show lacks the profile section"
 
+# Auto-export after `firmus record` (sim, virtual time): on by default into
+# workload_profiles/ beside the store; --export-dir; --no-export.
+mkdir -p "$tmp/rec1" "$tmp/rec2"
+expect 0 "$FIRMUS_BIN" record --backend sim --duration 30 --db "$tmp/rec1/f.db" --name auto
+ls "$tmp"/rec1/workload_profiles/auto-*.json >/dev/null 2>&1 || fail "no auto-export: $(cat "$tmp/err")"
+ls "$tmp"/rec1/workload_profiles/auto-*.csv >/dev/null 2>&1 || fail "no auto-exported CSV"
+expect 0 "$FIRMUS_BIN" record --backend sim --duration 30 --db "$tmp/rec1/f.db" --name there \
+  --export-dir "$tmp/elsewhere"
+ls "$tmp"/elsewhere/there-*.json >/dev/null 2>&1 || fail "--export-dir ignored"
+expect 0 "$FIRMUS_BIN" record --backend sim --duration 30 --db "$tmp/rec2/f.db" --no-export
+[ ! -e "$tmp/rec2/workload_profiles" ] || fail "--no-export still exported"
+# An idle-only run has no profile: a note, not a failure.
+expect 0 "$FIRMUS_BIN" record --backend sim --duration 1 --db "$tmp/rec2/g.db"
+grep -q "profile *none" "$tmp/err" || fail "idle-only run: $(tail -2 "$tmp/err")"
+
 # Malformed logs: one line naming file:line, exit 5.
 printf 'timestamp, power.draw [W]\n2024/04/05 06:00:00.000, 50 W\n2024/04/05 06:00:00.100, fifty W\n2024/04/05 06:00:00.200, 50 W\n' >"$tmp/bad.csv"
 expect 5 "$FIRMUS_BIN" import --db "$db" --gpus 1 "$tmp/bad.csv"
