@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,13 @@ static void usage(FILE *out)
             "Writes the workload profile (JSON for firmus-ai-factory's\n"
             "WorkloadProfile.from_json) and the power trace (CSV) of a run. RUN is an id,\n"
             "a name, or \"last\". Without --json/--csv both go to --dir (default\n"
-            "workload_profiles/) as <name>-<id>.json and .csv.\n\n"
+            "workload_profiles/ beside the run store) as <name>-<id>.json and .csv.\n\n"
             "options:\n"
             "  --json FILE          profile JSON to FILE (\"-\" = stdout)\n"
             "  --csv FILE           trace CSV to FILE (\"-\" = stdout): time_s, gpu<i>_power_w,\n"
             "                       total_power_w, phase\n"
-            "  --dir DIR            folder for the default file names (workload_profiles)\n"
+            "  --dir DIR            folder for the default file names (default\n"
+            "                       workload_profiles/ beside the store)\n"
             "  --resolution S       trace grid in seconds (default: 0.1 s up to 1 h, coarser\n"
             "                       for longer runs so the profile keeps <= 36000 points)\n"
             "  --gpu N|mean         GPU whose watts form power_trace (default 0); mean: the\n"
@@ -86,7 +88,8 @@ int fm_cmd_export(int argc, char **argv)
     fm_profile_options po;
     fm_profile_options_default(&po);
     const char *db_path = fm_store_default_path(), *json_path = NULL, *csv_path = NULL;
-    const char *dir = "workload_profiles";
+    const char *dir = NULL; /* workload_profiles/ beside the store */
+    char beside[1024];
     int quiet = 0, opt;
     double v = 0;
     optind = 1;
@@ -189,6 +192,12 @@ int fm_cmd_export(int argc, char **argv)
     char jp[600], cp[600];
     rc = fm_store_find_run(st, argv[optind], &run, &err);
     if (rc == FM_OK && !json_path && !csv_path) {
+        if (!dir) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", db_path);
+            snprintf(beside, sizeof beside, "%s/workload_profiles", dirname(copy));
+            dir = beside;
+        }
         rc = fm_profile_default_paths(&run, dir, jp, sizeof jp, cp, sizeof cp, &err);
         json_path = jp;
         csv_path = cp;
