@@ -7,6 +7,7 @@ missing or broken one is reported, never fatal):
   firmus.db           run store with the runs "gpucheck-idle" and "gpucheck-workload"
   devices.json        `firmus devices --json`
   show-idle.json, show-workload.json   `firmus show --json`
+  export/profile-power-only.json       `firmus export --no-markers` (power-only phases)
   baseline-idle.json/.csv, baseline-workload.json/.csv   bench/baseline_pynvml.py
   nvidia-smi.csv      nvidia-smi --query-gpu=timestamp,power.draw,power.draw.instant -lms 10
   workload.json       the workload's own report (workloads/llm_inference.py)
@@ -19,7 +20,7 @@ and computes, with the definitions of bench/powerstats.py:
      integrated 1 s average (and per phase between markers);
   4. ramp rates (10-90 %) into each prefill and fall rates after each
      decode, from instant vs 1 s-average power, and decode CV from both;
-  5. power-only phase boundaries (firmus show) vs markers;
+  5. power-only phase boundaries (firmus export --no-markers) vs markers;
   6. sampler timing and CPU: firmus vs the Python baseline;
   7. nvidia-smi's own view (achieved interval, update periods, energy).
 
@@ -288,49 +289,55 @@ def section_ramps(runs, periods):
     return result
 
 
-def detected_segments(show):
-    """(phase, start_s, end_s) from firmus show --json, wherever they are."""
-    segs = []
+def profile_segments(profile, gpu=0):
+    """Power-only segments [(phase, start_s, end_s, ramp_rate)] of one GPU
+    from `firmus export --no-markers` (x_firmus.phases.segments: a column
+    list and rows per GPU, times in s from the run's start)."""
+    seg = profile["x_firmus"]["phases"]["segments"]
+    cols = seg["columns"]
+    rows = (seg.get("gpu") or {}).get(str(gpu)) or seg.get("aggregate") or []
+    i_phase, i_start, i_end = cols.index("phase"), cols.index("start_s"), cols.index("end_s")
+    i_rate = cols.index("ramp_rate_w_per_s") if "ramp_rate_w_per_s" in cols else None
+    return [(r[i_phase], r[i_start], r[i_end], r[i_rate] if i_rate is not None else None) for r in rows]
 
-    def walk(o):
-        if isinstance(o, dict):
-            start = next((o[k] for k in ("start_time", "start_s", "t_start_s") if k in o), None)
-            end = next((o[k] for k in ("end_time", "end_s", "t_end_s") if k in o), None)
-            if "phase" in o and start is not None and end is not None:
-                segs.append((o["phase"], start, end))
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(show)
-    return sorted(set((p, s, e) for p, s, e in segs if isinstance(s, (int, float)) and isinstance(e, (int, float))),
-                  key=lambda x: x[1])
+
+def nearest(times, t):
+    return min(times, key=lambda x: abs(x - t)) if times else None
 
 
 def section_phases(out_dir, runs):
     run = runs.get("workload")
     if not run:
         raise RuntimeError("workload run missing")
-    path = os.path.join(out_dir, "show-workload.json")
+    path = os.path.join(out_dir, "export", "profile-power-only.json")
     if not os.path.exists(path):
-        raise RuntimeError("show-workload.json missing")
-    segs = detected_segments(load_json(path))
+        raise RuntimeError("export/profile-power-only.json missing (firmus export --no-markers)")
+    segs = profile_segments(load_json(path))
     if not segs:
-        raise RuntimeError("firmus show --json gave no phase segments")
+        raise RuntimeError("the power-only profile has no segments")
+    # the work starts where the power starts to rise: a marked prefill begins
+    # at a detected ramp (or prefill) start and ends at a detected prefill end;
+    # a marked decode begins at a detected decode start and ends where the
+    # decode ends (the fall starts)
+    starts = {"prefill": [s[1] for s in segs if s[0] in ("ramp", "prefill") and
+                          not (s[0] == "prefill" and any(r[0] == "ramp" and abs(r[2] - s[1]) < 1e-6 for r in segs))],
+              "decode": [s[1] for s in segs if s[0] == "decode"]}
+    ends = {"prefill": [s[2] for s in segs if s[0] == "prefill"],
+            "decode": [s[2] for s in segs if s[0] == "decode"]}
     rows = []
     for w in marker_windows(run):
-        same = [s for s in segs if s[0] == w["name"]]
-        if not same:
-            rows.append({"marker": w["name"], "start_s": w["start_s"], "end_s": w["end_s"], "detected": None})
+        if w["name"] not in starts:
             continue
-        best = min(same, key=lambda s: abs(s[1] - w["start_s"]) + abs(s[2] - w["end_s"]))
+        ds, de = nearest(starts[w["name"]], w["start_s"]), nearest(ends[w["name"]], w["end_s"])
         rows.append({"marker": w["name"], "start_s": w["start_s"], "end_s": w["end_s"],
-                     "detected_start_s": best[1], "detected_end_s": best[2],
-                     "start_error_s": best[1] - w["start_s"], "end_error_s": best[2] - w["end_s"]})
-    return {"note": "times in s from the run's first tick; detected = firmus show power-only segments "
-                    "(nearest of the same phase); error = detected - marker",
-            "segments_detected": len(segs), "rows": rows}
+                     "detected_start_s": ds, "detected_end_s": de,
+                     "start_error_s": None if ds is None else ds - w["start_s"],
+                     "end_error_s": None if de is None else de - w["end_s"]})
+    return {"note": "times in s from the run's first tick; detected = `firmus export --no-markers` segments of GPU 0 "
+                    "(a marked prefill starts at a detected ramp start); error = detected - marker",
+            "segments_detected": len(segs),
+            "segments": [{"phase": p, "start_s": a, "end_s": b, "ramp_rate_w_per_s": r} for p, a, b, r in segs],
+            "rows": rows}
 
 
 def firmus_timing(run):

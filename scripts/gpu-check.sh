@@ -18,7 +18,8 @@
 #   workload (workloads/fake_workload.py) instead of PyTorch.
 # Environment (all optional except OUT):
 #   OUT                     results folder (created; must be given)
-#   FIRMUS_BIN              firmus binary (default .gpu-bundle/firmus, then build/firmus)
+#   FIRMUS_BIN              firmus binary (default .gpu-bundle/firmus, then build/firmus;
+#                           in a dry run build/firmus first)
 #   GPU_CHECK_BUDGET_S      total time budget in s (default 420); each step's
 #                           timeout is cut to what is left, 25 s kept for the summary
 #   GPU_CHECK_IDLE_S        idle recording length in s (default 10)
@@ -62,9 +63,13 @@ failures=0
 background_pids=()
 summary_done=0
 
+# The binary: $FIRMUS_BIN, else the bundle on a GPU machine (where build/
+# is not carried) but the fresh build/ in a dry run (a bundle may be stale).
 firmus="${FIRMUS_BIN:-}"
 if [ -z "$firmus" ]; then
-  for candidate in "$root/.gpu-bundle/firmus" "$root/firmus" "$root/build/firmus"; do
+  candidates=("$root/.gpu-bundle/firmus" "$root/firmus" "$root/build/firmus")
+  [ "$dry_run" = 1 ] && candidates=("$root/build/firmus" "$root/.gpu-bundle/firmus" "$root/firmus")
+  for candidate in "${candidates[@]}"; do
     if [ -x "$candidate" ]; then firmus="$candidate"; break; fi
   done
 fi
@@ -182,8 +187,10 @@ if [ -n "$firmus" ]; then
   "$py" "$root/bench/baseline_pynvml.py" --interval 0.010 --duration "$idle_s" --gpus "$gpu" \
     --csv "$OUT/baseline-idle.csv" --json "$OUT/baseline-idle.json" > "$OUT/logs/baseline-idle.log" 2>&1 &
   background_pids+=($!)
-  run_step record-idle $((idle_s + 20)) "$firmus" record --high-res --gpus "$gpu" --duration "$idle_s" \
-    --db "$db" --name gpucheck-idle --tag gpucheck --quiet
+  # the energy counter is read every 10 ms here (in firmus's energy thread)
+  # to resolve its update period; the workload run keeps the 100 ms default
+  run_step record-idle $((idle_s + 20)) "$firmus" record --high-res --energy-interval 10 --gpus "$gpu" \
+    --duration "$idle_s" --db "$db" --name gpucheck-idle --tag gpucheck --quiet
   wait "${background_pids[@]}" 2>/dev/null
   rc=$?
   background_pids=()
@@ -208,7 +215,7 @@ if [ -n "$firmus" ]; then
   if [ "$dry_run" = 1 ]; then
     ramp_s="$("$py" "$root/bench/fake_truth.py" ramp-seconds 2> /dev/null || echo 1.0)"
     workload=("$py" "$root/workloads/fake_workload.py" --lead-s "$FAKENVML_LEAD_IDLE_S" --ramp-s "$ramp_s"
-              --prefill-s 0.6 --decode-s "$FAKENVML_DECODE_S" --offset-s 1 --report "$OUT/workload.json")
+              --prefill-s 0.6 --decode-s "$FAKENVML_DECODE_S" --offset-s 1 --run-db "$db" --report "$OUT/workload.json")
     limit=$(awk -v a="$FAKENVML_LEAD_IDLE_S" -v b="$FAKENVML_DECODE_S" 'BEGIN { printf "%d", a + b + 30 }')
   else
     # shellcheck disable=SC2206  # word splitting of the extra arguments is intended
@@ -234,11 +241,15 @@ fi
 
 # ---- 5. firmus's own analysis ----------------------------------------------
 if [ -n "$firmus" ]; then
-  run_step show-idle 30 "$firmus" show --db "$db" --json gpucheck-idle && cp "$OUT/logs/show-idle.out" "$OUT/show-idle.json"
-  run_step show-workload 30 "$firmus" show --db "$db" --json gpucheck-workload && cp "$OUT/logs/show-workload.out" "$OUT/show-workload.json"
-  run_step show-workload-text 30 "$firmus" show --db "$db" gpucheck-workload && cp "$OUT/logs/show-workload-text.out" "$OUT/show-workload.txt"
+  run_step show-idle 30 "$firmus" show gpucheck-idle --db "$db" --json && cp "$OUT/logs/show-idle.out" "$OUT/show-idle.json"
+  run_step show-workload 30 "$firmus" show gpucheck-workload --db "$db" --json && cp "$OUT/logs/show-workload.out" "$OUT/show-workload.json"
+  run_step show-workload-text 30 "$firmus" show gpucheck-workload --db "$db" && cp "$OUT/logs/show-workload-text.out" "$OUT/show-workload.txt"
   mkdir -p "$OUT/export"
-  run_step export 30 "$firmus" export --db "$db" --out "$OUT/export" gpucheck-workload
+  run_step export 30 "$firmus" export gpucheck-workload --db "$db" \
+    --json "$OUT/export/profile.json" --csv "$OUT/export/trace.csv"
+  # phases from power alone, to compare with the markers
+  run_step export-power-only 30 "$firmus" export gpucheck-workload --db "$db" --no-markers \
+    --json "$OUT/export/profile-power-only.json"
 fi
 
 # ---- 6. summary (always) -----------------------------------------------------

@@ -9,7 +9,10 @@ and writes the markers that a real workload would write at those instants
 (docs/MARKERS.md), so the whole kit (markers, phases vs markers, energy per
 phase, reports) can be exercised end to end. The marker times are derived
 from the schedule, not observed: they are only as aligned as the recorder's
-pre-roll is long (--offset-s, the time from the recorder's start to ours).
+pre-roll is long (--offset-s, the time from the recorder's start to ours),
+or, better, with --run-db: the recorder's run row (FIRMUS_RUN_ID) gives the
+time of its first tick, which follows its nvmlInit (the fake's sim time 0)
+by a few milliseconds.
 
 Markers go to the file descriptor in $FIRMUS_MARK_FD (none if unset), with
 t_ns = time.monotonic_ns(). A report like llm_inference.py's is written with
@@ -25,6 +28,11 @@ import os
 import sys
 import time
 
+try:
+    import sqlite3
+except ImportError:
+    sqlite3 = None
+
 
 def send(fd, text):
     t_ns = time.monotonic_ns()
@@ -39,6 +47,23 @@ def sleep_until(t_mono):
         time.sleep(delay)
 
 
+def recorder_t0_ns(db_path):
+    """CLOCK_MONOTONIC of the recorder's first tick, from its run row, or
+    None (no database, no run id, or not stored yet)."""
+    run_id = os.environ.get("FIRMUS_RUN_ID")
+    if sqlite3 is None or not run_id or not db_path or not os.path.exists(db_path):
+        return None
+    try:
+        con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=2.0)
+        try:
+            row = con.execute("SELECT t0_ns FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError):
+        return None
+    return row[0] if row and row[0] else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Sleeping stand-in workload that writes markers on the fake NVML's schedule.")
     ap.add_argument("--lead-s", type=float, required=True, help="sim idle before the request, s")
@@ -48,11 +73,16 @@ def main(argv=None):
     ap.add_argument("--offset-s", type=float, default=0.0, help="sim time already elapsed when this script starts, s")
     ap.add_argument("--tail-s", type=float, default=1.0, help="sleep after the decode end, s")
     ap.add_argument("--tokens-per-s", type=float, default=40.0, help="tokens to report per decode second (sim default: 1 per 25 ms)")
+    ap.add_argument("--run-db", help="the recorder's run store: take sim time 0 from its run row (first tick)")
     ap.add_argument("--report", help="write a JSON report here")
     args = ap.parse_args(argv)
 
     fd = int(os.environ["FIRMUS_MARK_FD"]) if os.environ.get("FIRMUS_MARK_FD") else None
-    start = time.monotonic() - args.offset_s  # sim time 0 on our clock
+    t0_ns = recorder_t0_ns(args.run_db)
+    if t0_ns is not None:
+        start = t0_ns / 1e9  # sim time 0 on our clock (the fake's origin precedes it by a few ms)
+    else:
+        start = time.monotonic() - args.offset_s
     t_prefill = start + args.lead_s  # the work starts with the ramp
     t_prefill_end = t_prefill + args.ramp_s + args.prefill_s
     t_decode_end = t_prefill_end + args.decode_s
@@ -72,6 +102,7 @@ def main(argv=None):
     b["decode_s"] = (b["decode_end_ns"] - b["decode_start_ns"]) / 1e9
     b["decode_tokens_per_s"] = tokens / b["decode_s"] if b["decode_s"] > 0 else None
     report = {"workload": "fake_workload.py (markers on the fake NVML's schedule; no computation)",
+              "sim_origin": "recorder's first tick" if t0_ns is not None else "--offset-s %g" % args.offset_s,
               "size": "none", "params": None, "device": "fake", "device_name": "fake NVML (simulator)",
               "dtype": None, "load_s": 0.0, "batches": [b], "generated_tokens": tokens}
     if args.report:
