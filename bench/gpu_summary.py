@@ -198,9 +198,21 @@ def window_energy(t, cols, t_from, t_to):
     for key, col in (("integrated_instant_j", "power_instant_w"), ("integrated_avg_1s_j", "power_avg_w")):
         pairs = ps.clean_pairs([t[i] for i in inside], [cols[col][i] for i in inside])
         out[key] = ps.trapezoid([p[0] for p in pairs], [p[1] for p in pairs]) if len(pairs) > 1 else None
+    # the counter is read on its own grid (every 100 ms by default), so most
+    # rows have none: take the held value at each end; at the very start of
+    # a run, where nothing is held yet, the first reading and its time
+    counter = ps.clean_pairs(t, cols["energy_j"])
     e0 = held_value_at(t, cols["energy_j"], t_from)
+    if e0 is None and counter and counter[0][0] <= t_to:
+        out["counter_from_s"] = counter[0][0]
+        e0 = counter[0][1]
     e1 = held_value_at(t, cols["energy_j"], t_to)
     out["counter_j"] = (e1 - e0) if e0 is not None and e1 is not None else None
+    if t_to - t_from < 1.0:
+        # nvml.md: the counter updates about every 100 ms; over less than
+        # a second its difference is mostly quantisation
+        out["counter_j"] = None
+        out["counter_note"] = "window < 1 s: counter not used"
     out["instant_vs_counter"] = ps.rel_error(out["integrated_instant_j"], out["counter_j"])
     out["avg_1s_vs_counter"] = ps.rel_error(out["integrated_avg_1s_j"], out["counter_j"])
     return out
@@ -215,7 +227,8 @@ def section_energy(runs):
                       "integrated = trapezoid over the 10 ms samples; relative differences vs the counter"}
     for gpu, cols in sorted(run.samples.items()):
         t = seconds(run, cols["t_ns"])
-        g = {"whole_run": window_energy(t, cols, t[0], t[-1])}
+        first_counter = next((ti for ti, _ in ps.clean_pairs(t, cols["energy_j"])), t[0])
+        g = {"whole_run": window_energy(t, cols, first_counter, t[-1])}  # from the first counter reading
         work = [w for w in windows if w["name"] in ("prefill", "decode")]
         if work:
             g["workload_window"] = window_energy(t, cols, min(w["start_s"] for w in work),
@@ -546,7 +559,7 @@ def render_markdown(s):
         lines += ["", "| decode window (s) | tokens | mean instant (W) | CV instant | mean 1 s avg (W) | CV 1 s avg |", "|---|---|---|---|---|---|"]
         for c in rp[g]["decode"]:
             lines.append("| %s-%s | %s | %s | %s | %s | %s |" % (fmt(c["decode_window_s"][0], "%.2f"), fmt(c["decode_window_s"][1], "%.2f"),
-                                                               fmt(c["tokens"]), fmt(c["instant_mean_w"], "%.1f"), fmt(c["instant_cv"], "%.4f"),
+                                                               fmt(c["tokens"], "%d"), fmt(c["instant_mean_w"], "%.1f"), fmt(c["instant_cv"], "%.4f"),
                                                                fmt(c["avg_1s_mean_w"], "%.1f"), fmt(c["avg_1s_cv"], "%.4f")))
         lines.append("")
     ph = s.get("phases") or {}
