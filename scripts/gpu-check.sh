@@ -109,13 +109,32 @@ run_step() {
 
 skip_step() { record_step "$1" "skipped: $2" "-" 0; log "$1: skipped ($2)"; }
 
+# Stops one of our background processes: TERM, up to 10 s to finish
+# (the baseline writes its files on TERM), then KILL. Returns its status.
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
+# Waits up to $2 s for background process $1 to end by itself, then stops it.
+wait_pid_for() {
+  local pid="$1" deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+    sleep 0.2
+  done
+  stop_pid "$pid"
+}
+
 stop_background() {
   local pid
   for pid in "${background_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${background_pids[@]}"; do
-    wait "$pid" 2>/dev/null
+    stop_pid "$pid"
   done
   background_pids=()
 }
@@ -191,7 +210,7 @@ if [ -n "$firmus" ]; then
   # to resolve its update period; the workload run keeps the 100 ms default
   run_step record-idle $((idle_s + 20)) "$firmus" record --high-res --energy-interval 10 --gpus "$gpu" \
     --duration "$idle_s" --db "$db" --name gpucheck-idle --tag gpucheck --quiet
-  wait "${background_pids[@]}" 2>/dev/null
+  wait_pid_for "${background_pids[0]}" 30
   rc=$?
   background_pids=()
   record_step baseline-idle "$([ $rc -eq 0 ] && echo ok || echo failed)" "$rc" "$idle_s"
@@ -226,14 +245,12 @@ if [ -n "$firmus" ]; then
   run_step record-workload "$limit" "$firmus" record --high-res --gpus "$gpu" --preroll 1 --postroll 3 \
     --db "$db" --name gpucheck-workload --tag gpucheck -- "${workload[@]}"
   sleep 0.3
-  kill -TERM "$baseline_pid" 2>/dev/null
-  wait "$baseline_pid"
+  stop_pid "$baseline_pid"
   rc=$?
   record_step baseline-workload "$([ $rc -eq 0 ] && echo ok || echo failed)" "$rc" "-"
   [ $rc -eq 0 ] || failures=$((failures + 1))
   if [ -n "$smi_pid" ]; then
-    kill -TERM "$smi_pid" 2>/dev/null
-    wait "$smi_pid" 2>/dev/null
+    stop_pid "$smi_pid"
     record_step nvidia-smi-poll "$([ -s "$OUT/nvidia-smi.csv" ] && echo ok || echo failed)" "-" "-"
   fi
   background_pids=()
