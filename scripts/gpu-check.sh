@@ -153,6 +153,7 @@ write_summary() {
   fi
 }
 trap 'write_summary; exit 130' INT TERM
+trap 'write_summary' EXIT
 
 log "results in $OUT; budget ${budget_s} s; dry run: $dry_run"
 log "read-only: this kit never changes GPU settings or resets the GPU"
