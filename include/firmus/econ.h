@@ -117,7 +117,7 @@ typedef struct fm_qualification {
     int qualified; /* 1 when the discount is above 0 */
     char policy[64];
     fm_power_window measured; /* window, resolution, source, GPU */
-    char reasoning[512];
+    char reasoning[768];
 } fm_qualification;
 
 /* Applies a policy to a measured window (pure). */

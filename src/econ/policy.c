@@ -375,11 +375,12 @@ int fm_policy_classify(const fm_policy *p, const fm_power_window *w, fm_qualific
         snprintf(resolution, sizeof resolution, "%g s means", w->resolution_s);
     else
         snprintf(resolution, sizeof resolution, "raw samples");
-    snprintf(out->reasoning, sizeof out->reasoning,
-             "%s%s under policy %s (%g %% discount): power CV %s, average %s over %s "
-             "(%.1f-%.1f s, %zu points of %s of %s",
-             rejected, chosen->name, p->name, chosen->discount_pct, cv, avg, w->window, w->start_s,
-             w->end_s, w->points, resolution, w->power_source);
+    out->reasoning[0] = '\0';
+    append(out->reasoning, sizeof out->reasoning,
+           "%s%s under policy %s (%g %% discount): power CV %s, average %s over %s "
+           "(%.1f-%.1f s, %zu points of %s of %s",
+           rejected, chosen->name, p->name, chosen->discount_pct, cv, avg, w->window, w->start_s,
+           w->end_s, w->points, resolution, w->power_source);
     if (w->gpu >= 0)
         append(out->reasoning, sizeof out->reasoning, ", GPU %d", w->gpu);
     append(out->reasoning, sizeof out->reasoning, ")");
