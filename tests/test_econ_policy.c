@@ -183,6 +183,7 @@ static void test_window_resolution(void **state)
     assert_int_equal(w.points, 10);
     assert_true(fabs(w.avg_power_w - 500) < 1e-9);
     assert_true(fabs(w.power_cv) < 1e-12);
+    assert_true(fabs(w.power_cv_raw - 0.2) < 1e-12);
     assert_true(w.peak_power_w == 600);
     assert_int_equal(fm_power_window_stats(&s, 0, 10 * NS, 0, 0, &w, &err), FM_OK);
     assert_int_equal(w.points, 20);

@@ -83,6 +83,7 @@ int fm_policy_load(const char *name_or_path, fm_policy *out, fm_error *err);
  * where it came from. */
 typedef struct fm_power_window {
     double power_cv;       /* population stdev / mean of the binned power */
+    double power_cv_raw;   /* the same over the raw samples in the window (for comparison) */
     double avg_power_w;    /* time-weighted mean */
     double peak_power_w;   /* highest raw sample of the source in the window */
     size_t points;         /* bins (or raw samples) the CV is computed on */
@@ -348,7 +349,8 @@ int fm_econ_qualify_run(fm_store *st, int64_t run_id, const fm_policy *p, fm_qua
 /* Economics of a stored run: fills the input from fm_metrics_compute and
  * the aggregate power (tokens_override >= 0 replaces the run's tokens),
  * qualifies it when opt->apply_discount (policy p, NULL = default) and
- * computes. q may be NULL. */
+ * computes. q may be NULL; q->tier is 0 when the run was not qualified
+ * (discount off, or no usable window: out->discount_basis says why). */
 int fm_econ_run(fm_store *st, int64_t run_id, int64_t tokens_override, const fm_policy *p,
                 const fm_econ_options *opt, fm_econ_result *out, fm_qualification *q,
                 fm_error *err);

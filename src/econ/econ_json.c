@@ -16,16 +16,17 @@ static json_t *num(double v)
 json_t *econ_qualification_json(const fm_qualification *q)
 {
     const fm_power_window *w = &q->measured;
-    return json_pack(
-        "{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:s, s:o, s:o, s:o, s:I, "
-        "s:s, s:o}, s:s}",
-        "tier", q->tier, "tier_name", q->tier_name, "profile_tier", q->profile_tier,
-        "discount_percentage", num(q->discount_percentage), "power_cv", num(q->power_cv),
-        "avg_power_watts", num(q->avg_power_watts), "peak_power_watts", num(q->peak_power_watts),
-        "qualified", q->qualified, "policy", q->policy, "window", "name", w->window,
-        "start_seconds", num(w->start_s), "end_seconds", num(w->end_s), "resolution_seconds",
-        num(w->resolution_s), "points", (json_int_t)w->points, "power_source", w->power_source,
-        "gpu", w->gpu >= 0 ? json_integer(w->gpu) : json_null(), "reasoning", q->reasoning);
+    return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:s, s:o, s:o, s:o, s:I, "
+                     "s:s, s:o}, s:s}",
+                     "tier", q->tier, "tier_name", q->tier_name, "profile_tier", q->profile_tier,
+                     "discount_percentage", num(q->discount_percentage), "power_cv",
+                     num(q->power_cv), "avg_power_watts", num(q->avg_power_watts),
+                     "peak_power_watts", num(q->peak_power_watts), "qualified", q->qualified,
+                     "policy", q->policy, "window", "name", w->window, "start_seconds",
+                     num(w->start_s), "end_seconds", num(w->end_s), "resolution_seconds",
+                     num(w->resolution_s), "points", (json_int_t)w->points, "power_source",
+                     w->power_source, "gpu", w->gpu >= 0 ? json_integer(w->gpu) : json_null(),
+                     "power_cv_raw_samples", num(w->power_cv_raw), "reasoning", q->reasoning);
 }
 
 static json_t *periods_json(const fm_econ_result *r)

@@ -87,6 +87,10 @@ int fm_power_window_stats(const fm_series *power_w, int64_t t0_ns, int64_t t1_ns
                        "qualify: fewer than 2 usable power values in the window (%.2f-%.2f s)",
                        (double)(t0_ns - power_w->t_ns[0]) / NS_PER_S,
                        (double)(t1_ns - power_w->t_ns[0]) / NS_PER_S);
+    running_stats raw = {0, 0.0, 0.0};
+    add_raw(power_w, t0_ns, t1_ns, exclude_below_w, &raw);
+    out->power_cv_raw =
+        raw.n >= 2 && raw.mean != 0.0 ? sqrt(raw.m2 / (double)raw.n) / raw.mean : NAN;
     out->points = r.n;
     out->avg_power_w = r.mean;
     out->power_cv = r.mean != 0.0 ? sqrt(r.m2 / (double)r.n) / r.mean : NAN;
