@@ -59,6 +59,7 @@ typedef struct fm_sim_sensor_params {
     int64_t energy_period_ns;  /* energy counter update period */
     int64_t publish_phase_ns;  /* offset of the publication grid from t = 0 */
     int64_t energy_phase_ns;
+    uint64_t energy_offset_mj; /* counter value at t = 0 ("since driver load"), default 0 */
 } fm_sim_sensor_params;
 
 /* Thermal model of one GPU, first order with neighbour coupling:
@@ -89,6 +90,15 @@ typedef struct fm_sim_config {
     double decode_s;        /* single: decode length (default 20) */
     double token_period_s;  /* decode step, default 0.025 */
     double request_rate_hz; /* serving: mean arrival rate */
+    /* Added by the sim issue (defaults and meaning in docs/SIMULATOR.md): */
+    double lead_idle_stagger_s; /* single: GPU i starts its request i * this later (0) */
+    double serve_decode_mean_s; /* serving: mean decode length per request, exponential (4) */
+    double decode_noise_tau_s;  /* correlation time of the slow decode noise (0.5) */
+    double token_pulse_frac;    /* per-token pulse peak-to-trough / (decode avg - idle) (0.15) */
+    double token_pulse_duty;    /* fraction of a decode step in the compute pulse (0.6) */
+    double busy_noise_w;        /* white noise stdev per 1 ms step when not idle (2 W) */
+    double idle_noise_w;        /* white noise stdev per 1 ms step when idle (0.5 W) */
+    int shared_workload;        /* 1: all GPUs see the same request stream (one replica); 0 */
     fm_sim_sensor_params sensor;
     fm_sim_thermal_params thermal;
 } fm_sim_config;
@@ -106,6 +116,7 @@ const fm_sim_config *fm_sim_get_config(const fm_sim *sim);
 void fm_sim_advance(fm_sim *sim, int64_t t_ns);
 int64_t fm_sim_now_ns(const fm_sim *sim);
 
+/* (Queries below with a GPU index out of range give NAN / nothing valid.) */
 /* What the sensors publish at the current time, as NVML would give it
  * (instant held for a publication period, 1 s average, energy counter
  * quantised to mJ and updated on its own period, temperature, clocks,
@@ -139,6 +150,21 @@ size_t fm_sim_true_segments(const fm_sim *sim, int gpu, const fm_sim_segment **o
 /* Decode tokens produced so far (all GPUs of one replica produce the same
  * tokens; this is per GPU). */
 double fm_sim_true_tokens(const fm_sim *sim, int gpu);
+
+/* ---- added by the sim issue ---- */
+/* The publication instant of the instant/average values the sensors show
+ * now (<= now), and the instant of the energy counter's last update. */
+int64_t fm_sim_last_publish_ns(const fm_sim *sim);
+int64_t fm_sim_last_energy_update_ns(const fm_sim *sim);
+/* Stdev (W) of the slow decode noise chosen so that the instant sensor's
+ * decode CV matches the preset (docs/SIMULATOR.md). */
+double fm_sim_decode_noise_sigma_w(const fm_sim *sim);
+/* True power of the 1 ms step containing t (0 <= t < now), W; NAN outside. */
+double fm_sim_true_power_at_w(const fm_sim *sim, int gpu, int64_t t_ns);
+/* Total memory of one simulated GPU (H200: 143771 MiB), bytes. */
+uint64_t fm_sim_memory_total_bytes(const fm_sim *sim);
+/* The simulated node behind a "sim" sensor; NULL for any other backend. */
+fm_sim *fm_sensor_sim(fm_sensor *s);
 
 #ifdef __cplusplus
 }
