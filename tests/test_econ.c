@@ -6,6 +6,7 @@
 
 #include "firmus/econ.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +240,65 @@ static void test_unknown_tokens_and_json(void **state)
     free(json);
 }
 
+/* Every documented key is present, with the right value where known. */
+static void test_json_structure(void **state)
+{
+    (void)state;
+    fm_econ_input in = run(18e6, 1000000, 3600);
+    fm_qualification q = qualified(1, 20);
+    fm_econ_options o;
+    fm_econ_options_default(&o);
+    o.qualification = &q;
+    o.carbon_region = "au-tas";
+    o.gpu_hour_price = 2.5;
+    fm_econ_result r;
+    fm_error err = {0};
+    assert_int_equal(fm_econ_compute(&in, &o, &r, &err), FM_OK);
+    char *text = NULL;
+    assert_int_equal(fm_econ_to_json(&r, &q, &text, &err), FM_OK);
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    assert_non_null(root);
+    static const char *const top[] = {"schema",
+                                      "currency",
+                                      "assumptions",
+                                      "run",
+                                      "energy_cost",
+                                      "effective_rate_per_kwh",
+                                      "cost_per_million_tokens",
+                                      "model_to_grid_discount_pct",
+                                      "discount_applied",
+                                      "discount_basis",
+                                      "discounted_cost_per_million_tokens",
+                                      "facility_kwh_per_million_tokens",
+                                      "time_of_use",
+                                      "demand",
+                                      "carbon",
+                                      "rental",
+                                      "projection",
+                                      "model_to_grid"};
+    assert_int_equal(json_object_size(root), sizeof top / sizeof top[0]);
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (!json_object_get(root, top[i]))
+            fail_msg("missing %s", top[i]);
+    assert_close(json_real_value(json_object_get(root, "discounted_cost_per_million_tokens")),
+                 0.48);
+    json_t *carbon = json_object_get(root, "carbon");
+    assert_close(json_real_value(json_object_get(carbon, "g_co2_per_kwh")), 150);
+    assert_close(json_real_value(json_object_get(carbon, "emissions_kg")), 0.75);
+    json_t *rental = json_object_get(root, "rental");
+    assert_close(json_real_value(json_object_get(rental, "gpu_hour_price")), 2.5);
+    json_t *proj = json_object_get(root, "projection");
+    assert_int_equal(json_object_size(proj), 10);
+    json_t *m2g = json_object_get(root, "model_to_grid");
+    assert_int_equal(json_integer_value(json_object_get(m2g, "tier")), 1);
+    assert_true(json_is_true(json_object_get(m2g, "qualified")));
+    assert_int_equal(json_object_size(json_object_get(m2g, "window")), 8);
+    assert_string_equal(json_string_value(json_object_get(root, "currency")), "USD");
+    json_decref(root);
+    free(text);
+}
+
 static void test_bad_inputs(void **state)
 {
     (void)state;
@@ -283,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_projection),
         cmocka_unit_test(test_month_with_demand_and_fixed),
         cmocka_unit_test(test_unknown_tokens_and_json),
+        cmocka_unit_test(test_json_structure),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_carbon_table_sourced),
     };

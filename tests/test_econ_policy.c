@@ -138,6 +138,9 @@ static void test_reasoning_names_everything(void **state)
     assert_non_null(strstr(json, "\"tier\": 3"));
     assert_non_null(strstr(json, "\"resolution_seconds\": 1"));
     assert_non_null(strstr(json, "\"qualified\": false"));
+    assert_non_null(strstr(json, "\"power_cv_raw_samples\": 0"));
+    assert_non_null(strstr(json, "\"reasoning\": \"not tier 1"));
+    assert_non_null(strstr(json, "\"gpu\": 0"));
     free(json);
 }
 
@@ -260,6 +263,36 @@ static void test_malformed_policies(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/policy.json"));
 }
 
+/* Every single-character corruption of a valid policy is either still a
+ * valid policy or refused with one "bad.json:LINE:" message; never a crash
+ * (run under ASan in CI). */
+static void test_mutations_never_crash(void **state)
+{
+    (void)state;
+    const char *base = fm_policy_builtin_text("m2g-original-code");
+    size_t n = strlen(base);
+    char *text = malloc(n + 1);
+    const char replacements[] = {'}', '"', '0', ',', ':', '[', 'x', ' '};
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof replacements; k++) {
+            memcpy(text, base, n + 1);
+            text[i] = replacements[k];
+            fm_policy p;
+            fm_error err = {0};
+            int rc = fm_policy_parse(text, "bad.json", &p, &err);
+            if (rc == FM_OK)
+                continue;
+            refused++;
+            assert_int_equal(rc, FM_ERR_PARSE);
+            if (strncmp(err.msg, "bad.json:", 9) || err.msg[9] < '1' || err.msg[9] > '9')
+                fail_msg("mutation at %zu: unclear message \"%s\"", i, err.msg);
+        }
+    }
+    assert_true(refused > n); /* most corruptions must be caught */
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_builtin_matches_files),
         cmocka_unit_test(test_window_resolution),
         cmocka_unit_test(test_malformed_policies),
+        cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

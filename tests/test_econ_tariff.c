@@ -271,6 +271,32 @@ static void test_shipped_flat(void **state)
     assert_non_null(strstr(t.source, "UNSOURCED"));
 }
 
+/* Every single-character corruption of a valid tariff is either still
+ * valid or refused with one "bad.json:LINE:" message; never a crash. */
+static void test_mutations_never_crash(void **state)
+{
+    (void)state;
+    size_t n = strlen(night_weekend_tariff);
+    char *text = malloc(n + 1);
+    const char replacements[] = {'}', '"', '9', ',', ':', ']', 'x', '-'};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof replacements; k++) {
+            memcpy(text, night_weekend_tariff, n + 1);
+            text[i] = replacements[k];
+            fm_tariff *t = malloc(sizeof *t);
+            fm_error err = {0};
+            int rc = fm_tariff_parse(text, "bad.json", t, &err);
+            free(t);
+            if (rc == FM_OK)
+                continue;
+            assert_int_equal(rc, FM_ERR_PARSE);
+            if (strncmp(err.msg, "bad.json:", 9) || err.msg[9] < '1' || err.msg[9] > '9')
+                fail_msg("mutation at %zu: unclear message \"%s\"", i, err.msg);
+        }
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_malformed_tariffs),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_shipped_flat),
+        cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ json_t *econ_qualification_json(const fm_qualification *q)
 {
     const fm_power_window *w = &q->measured;
     return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:s, s:o, s:o, s:o, s:I, "
-                     "s:s, s:o}, s:s}",
+                     "s:s, s:o, s:o}, s:s}",
                      "tier", q->tier, "tier_name", q->tier_name, "profile_tier", q->profile_tier,
                      "discount_percentage", num(q->discount_percentage), "power_cv",
                      num(q->power_cv), "avg_power_watts", num(q->avg_power_watts),
