@@ -225,7 +225,9 @@ static void write_assumptions(const fm_econ_input *in, const fm_econ_options *o,
          "Projections: %g h per month, the workload running %g %% of the time, its energy "
          "spread evenly over the week;",
          FM_HOURS_PER_MONTH, o->utilisation * 100);
-    if (isfinite(in->idle_power_w))
+    if (o->utilisation >= 1.0)
+        note(r, "no idle time.");
+    else if (isfinite(in->idle_power_w))
         note(r, "the rest at %.1f W idle.", in->idle_power_w);
     else
         note(r, "idle time not counted (idle power unknown).");
