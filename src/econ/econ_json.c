@@ -119,7 +119,7 @@ json_t *econ_result_json(const fm_econ_result *r, const fm_qualification *q)
 static int dump(json_t *o, char **json_out, fm_error *err)
 {
     *json_out =
-        o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+        o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(o);
     if (!*json_out)
         return fm_fail(err, FM_ERR_NOMEM, "economics: cannot build JSON");
