@@ -7,6 +7,7 @@
  * function and one line in that table. */
 #include "cli.h"
 #include "cli_format.h"
+#include "show_profile.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -497,6 +498,18 @@ static json_t *recording_json(const show_context *c)
 }
 
 /* The report, in order. Add a section here. */
+/* ---- workload profile (cli/show_profile.c) ---- */
+
+static void profile_text(const show_context *c)
+{
+    fm_show_profile_text(c->st, c->run.id);
+}
+
+static json_t *profile_json(const show_context *c)
+{
+    return fm_show_profile_json(c->st, c->run.id);
+}
+
 static const show_section sections[] = {
     {"run", "Run", run_text, run_json},
     {"devices", "Devices", devices_text, devices_json},
@@ -506,6 +519,7 @@ static const show_section sections[] = {
     {"thermal", "Temperature and throttling", thermal_text, thermal_json},
     {"markers", "Prefill / decode (markers)", markers_text, markers_json},
     {"recording", "Recording metadata", recording_text, recording_json},
+    {"profile", "Workload profile", profile_text, profile_json},
 };
 static const size_t section_count = sizeof sections / sizeof sections[0];
 

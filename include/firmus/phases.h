@@ -48,6 +48,109 @@ int fm_phases_detect(const fm_series *power_w, const fm_phase_params *p, fm_segm
 int fm_phases_from_markers(const fm_series *power_w, const fm_marker *markers, size_t n_markers,
                            fm_segment **out, size_t *count, fm_error *err);
 
+/* ---- additions (analysis helper) ---- */
+
+/* The power signal as phase detection sees it: one point per sensor
+ * publication (the first sample of each new value, and a repeated value
+ * again after a whole update period), each moved back to the middle of what
+ * the sensor saw: half the median polling interval when polling is faster
+ * than the sensor (the value appeared somewhere since the previous poll)
+ * plus half the sensor's averaging window; clipped to [t_first_ns,
+ * t_last_ns] of the raw series. Energy integrates it piecewise-linearly. */
+typedef struct fm_phase_signal {
+    size_t n;
+    int64_t *t_ns;
+    double *v;
+    int64_t shift_ns;   /* how far points were moved back */
+    int64_t window_ns;  /* the sensor averaging window assumed (0: point samples) */
+    int64_t t_first_ns; /* first and last raw sample */
+    int64_t t_last_ns;
+    int64_t poll_ns;   /* median polling interval of the raw series */
+    int64_t period_ns; /* estimated sensor update period (0 if unknown) */
+} fm_phase_signal;
+int fm_phase_signal_prepare(const fm_series *power_w, fm_phase_signal *out, fm_error *err);
+/* The same, for a sensor that reports the mean over `window_s` ending at its
+ * publication (NVML instant on H100/H200: 0.025 s, nvml.md; the 1 s average:
+ * 1.0 s; 0 = treat readings as point samples): points are also moved back
+ * by window_s / 2, to the middle of what the sensor saw.
+ * fm_phase_signal_prepare uses FM_INSTANT_WINDOW_S. */
+#define FM_INSTANT_WINDOW_S 0.025
+#define FM_AVG_WINDOW_S 1.0
+int fm_phase_signal_prepare_window(const fm_series *power_w, double window_s, fm_phase_signal *out,
+                                   fm_error *err);
+void fm_phase_signal_free(fm_phase_signal *sig);
+
+/* Characteristics of [start_ns, end_ns) of a prepared signal: energy of
+ * the publications inside, extended to the edges by the phase's shape (flat
+ * phases hold their nearest value, ramps and falls follow their line);
+ * avg = energy / duration; peak, stdev and CV over the publications inside;
+ * ramp rate = least-squares slope for ramp and fall, NAN otherwise. */
+void fm_segment_measure(const fm_phase_signal *sig, fm_phase phase, int64_t start_ns,
+                        int64_t end_ns, fm_segment *out);
+
+/* Detection on a prepared signal (fm_phases_detect prepares one itself). */
+int fm_phases_detect_signal(const fm_phase_signal *sig, const fm_phase_params *p, fm_segment **out,
+                            size_t *count, fm_error *err);
+
+/* fm_phases_from_markers on a prepared signal. Markers whose gpu is
+ * neither -1 nor `gpu` are ignored (gpu = -1 takes all). */
+int fm_phases_from_markers_signal(const fm_phase_signal *sig, const fm_marker *markers,
+                                  size_t n_markers, int gpu, fm_segment **out, size_t *count,
+                                  fm_error *err);
+/* 1 if any marker names a phase (start/end of idle, ramp, prefill, decode, fall). */
+int fm_markers_have_phases(const fm_marker *markers, size_t n_markers);
+/* Integral (J) of the prepared signal over [t0_ns, t1_ns] (piecewise linear). */
+double fm_phase_signal_integrate(const fm_phase_signal *sig, int64_t t0_ns, int64_t t1_ns);
+
+/* Energy in marker windows that carry an externally measured energy (e.g.
+ * NVML energy per phase from pyJoules): for each "start" marker of `gpu`
+ * (its gpu field equal to `gpu`; -1 = markers for the whole node, to compare
+ * with the aggregate) with a finite energy_j, the window to the next "end"
+ * of the same name, our integral of the signal over it, and the relative
+ * difference. Windows outside the signal are skipped. */
+typedef struct fm_marker_energy {
+    char name[64];
+    int gpu;
+    int64_t start_ns, end_ns;
+    double marker_j;     /* from the marker (external tool) */
+    double integrated_j; /* our integral of the power signal */
+    double rel_diff;     /* (integrated - marker) / marker */
+} fm_marker_energy;
+int fm_marker_energy_compare(const fm_phase_signal *sig, int gpu, const fm_marker *m, size_t n,
+                             fm_marker_energy **out, size_t *count, fm_error *err);
+
+/* How far one segmentation is from another taken as truth: the fraction of
+ * the truth's time given the same phase, and the median and 95th
+ * percentile of |boundary error| (each true boundary between two different
+ * phases against the nearest detected boundary), in seconds. */
+typedef struct fm_phase_agreement {
+    double labelled_fraction;
+    double median_boundary_err_s;
+    double p95_boundary_err_s;
+    size_t true_boundaries;
+    size_t detected_boundaries;
+    double energy_true_j[FM_PHASE_COUNT]; /* per phase type, summed over segments */
+    double energy_detected_j[FM_PHASE_COUNT];
+} fm_phase_agreement;
+void fm_phases_compare(const fm_segment *detected, size_t n_detected, const fm_segment *truth,
+                       size_t n_truth, fm_phase_agreement *out);
+
+/* Summary per phase type over a list of segments: count, total time and
+ * energy, time-weighted average power, peak, and the pooled population
+ * stdev (from each segment's mean and stdev, time-weighted). */
+typedef struct fm_phase_summary {
+    size_t count;
+    double total_s;
+    double energy_j;
+    double avg_power_w;
+    double peak_power_w;
+    double power_stdev_w;
+    double power_cv;
+    double ramp_rate_w_per_s; /* time-weighted mean of the segments' rates; NAN if none */
+    int first;                /* index of the first segment of the type; -1 if none */
+} fm_phase_summary;
+void fm_phases_summarize(const fm_segment *seg, size_t n, fm_phase_summary out[FM_PHASE_COUNT]);
+
 #ifdef __cplusplus
 }
 #endif
