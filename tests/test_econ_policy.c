@@ -47,7 +47,7 @@ static void test_cv_only_boundaries(void **state)
     load("m2g-cv-only", &p);
     assert_string_equal(p.name, "m2g-cv-only");
     assert_string_equal(fm_policy_default_name(), "m2g-cv-only");
-    assert_true(p.resolution_s == 1.0);
+    assert_true(p.resolution_s == 0.0);
     /* <= 0.10 tier 1, <= 0.15 tier 2, > 0.15 tier 3; power does not matter */
     assert_int_equal(tier_of(&p, 0.0, 680), 1);
     assert_int_equal(tier_of(&p, 0.10, 680), 1);
@@ -195,6 +195,19 @@ static void test_window_resolution(void **state)
     assert_int_equal(fm_power_window_stats(&s, 0, 10 * NS, 0, 450, &w, &err), FM_OK);
     assert_int_equal(w.points, 10);
     assert_true(fabs(w.avg_power_w - 600) < 1e-9);
+    /* a held sensor: 400 W published at 0, 1, 2 s and 600 W at 0.5, 1.5 s,
+     * sampled every 0.1 s. Publications: 400, 600, 400, 600, 400: mean 480,
+     * stdev 97.98, CV 0.2041; the 25 repeated ticks would give another CV. */
+    fm_series held;
+    fm_series_init(&held);
+    for (int i = 0; i < 25; i++)
+        assert_int_equal(fm_series_push(&held, (int64_t)i * NS / 10, (i / 5) % 2 ? 600 : 400),
+                         FM_OK);
+    assert_int_equal(fm_power_window_stats(&held, 0, 3 * NS, 0, 0, &w, &err), FM_OK);
+    assert_int_equal(w.points, 5);
+    assert_true(fabs(w.avg_power_w - 480) < 1e-9);
+    assert_true(fabs(w.power_cv - sqrt(0.24) * 200 / 480) < 1e-12);
+    fm_series_free(&held);
     /* a window shorter than two bins is refused, not guessed */
     assert_int_equal(fm_power_window_stats(&s, 0, 1500000000, 1.0, 0, &w, &err), FM_ERR_USAGE);
     fm_series_free(&s);
@@ -245,7 +258,7 @@ static void test_malformed_policies(void **state)
     t = edited("\"when\": {}", "\"when\": { \"avg_power_below_w\": 900 }");
     expect_error(t, "bad.json:25: tiers[2]:", "catch-all");
     free(t);
-    t = edited("\"resolution_s\": 1.0", "\"resolution_s\": \"1\"");
+    t = edited("\"resolution_s\": 0", "\"resolution_s\": \"1\"");
     expect_error(t, "bad.json:8: measurement.resolution_s:", "must be a number");
     free(t);
     t = edited("\"window\": \"decode\"", "\"window\": \"prefill\"");

@@ -62,7 +62,7 @@ typedef struct fm_policy {
     char description[256];
     char source[256];
     char window[16];     /* where the CV is taken: "decode" (steady decode phase) */
-    double resolution_s; /* CV of the power averaged over bins of this length; 0 = raw samples */
+    double resolution_s; /* CV over bins of this length (s); 0 = the sensor's publications */
     size_t n_tiers;      /* tiers in evaluation order: the first whose conditions all hold wins */
     fm_policy_tier tier[FM_POLICY_MAX_TIERS];
 } fm_policy;
@@ -83,11 +83,11 @@ int fm_policy_load(const char *name_or_path, fm_policy *out, fm_error *err);
  * where it came from. */
 typedef struct fm_power_window {
     double power_cv;       /* population stdev / mean of the binned power */
-    double power_cv_raw;   /* the same over the raw samples in the window (for comparison) */
+    double power_cv_raw;   /* the same over the sensor's publications (held repeats removed) */
     double avg_power_w;    /* time-weighted mean */
     double peak_power_w;   /* highest raw sample of the source in the window */
-    size_t points;         /* bins (or raw samples) the CV is computed on */
-    double resolution_s;   /* bin length; 0 = raw samples */
+    size_t points;         /* bins (or publications) the CV is computed on */
+    double resolution_s;   /* bin length; 0 = sensor publications */
     double start_s, end_s; /* window, seconds from the run's first sample */
     char window[48]; /* "decode (markers)", "decode (detected)", "run minus idle < 100 W", ... */
     char power_source[32]; /* "power_instant", "power_avg_1s", or what the caller says */
@@ -98,8 +98,9 @@ typedef struct fm_power_window {
  * signal is held between samples (zero-order hold), averaged over
  * consecutive bins of resolution_s (only bins fully inside the window; a
  * bin with no data is skipped) and the CV taken over the bin means. With
- * resolution_s = 0 the raw non-missing samples in the window are used.
- * Bins (or samples) whose mean is below exclude_below_w are dropped (use 0
+ * resolution_s = 0 the sensor's own publications in the window are used:
+ * the non-missing samples with held repeats removed (fm_series_dedup_held).
+ * Bins (or publications) whose mean is below exclude_below_w are dropped (use 0
  * to keep all). Fills everything but window/power_source/gpu. */
 int fm_power_window_stats(const fm_series *power_w, int64_t t0_ns, int64_t t1_ns,
                           double resolution_s, double exclude_below_w, fm_power_window *out,

@@ -374,7 +374,7 @@ int fm_policy_classify(const fm_policy *p, const fm_power_window *w, fm_qualific
     if (w->resolution_s > 0)
         snprintf(resolution, sizeof resolution, "%g s means", w->resolution_s);
     else
-        snprintf(resolution, sizeof resolution, "raw samples");
+        snprintf(resolution, sizeof resolution, "sensor publications");
     out->reasoning[0] = '\0';
     append(out->reasoning, sizeof out->reasoning,
            "%s%s under policy %s (%g %% discount): power CV %s, average %s over %s "

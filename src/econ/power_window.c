@@ -1,6 +1,6 @@
 /* The measurement behind Model-to-Grid qualification (see firmus/econ.h):
  * CV, mean and peak of one power series over a stated window at a stated
- * resolution (bins of held power, or raw samples). */
+ * resolution (bins of held power, or the sensor's own publications). */
 #include "firmus/econ.h"
 
 #include <math.h>
@@ -55,13 +55,22 @@ static int add_bins(const fm_series *s, int64_t t0_ns, int64_t t1_ns, double res
     return FM_OK;
 }
 
-static void add_raw(const fm_series *s, int64_t t0_ns, int64_t t1_ns, double exclude_below_w,
-                    running_stats *r)
+/* The sensor's own publications in the window: held duplicates removed
+ * (fm_series_dedup_held), so each published value counts once. */
+static int add_raw(const fm_series *s, int64_t t0_ns, int64_t t1_ns, double exclude_below_w,
+                   running_stats *r, fm_error *err)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->t_ns[i] >= t0_ns && s->t_ns[i] < t1_ns && !isnan(s->v[i]) &&
-            s->v[i] >= exclude_below_w)
-            running_add(r, s->v[i]);
+    fm_series published;
+    if (fm_series_dedup_held(s, &published) != FM_OK) {
+        fm_series_free(&published);
+        return fm_fail(err, FM_ERR_NOMEM, "qualify: out of memory");
+    }
+    for (size_t i = 0; i < published.n; i++)
+        if (published.t_ns[i] >= t0_ns && published.t_ns[i] < t1_ns &&
+            published.v[i] >= exclude_below_w)
+            running_add(r, published.v[i]);
+    fm_series_free(&published);
+    return FM_OK;
 }
 
 int fm_power_window_stats(const fm_series *power_w, int64_t t0_ns, int64_t t1_ns,
@@ -80,7 +89,9 @@ int fm_power_window_stats(const fm_series *power_w, int64_t t0_ns, int64_t t1_ns
         if (rc != FM_OK)
             return rc;
     } else {
-        add_raw(power_w, t0_ns, t1_ns, exclude_below_w, &r);
+        int rc = add_raw(power_w, t0_ns, t1_ns, exclude_below_w, &r, err);
+        if (rc != FM_OK)
+            return rc;
     }
     if (r.n < 2)
         return fm_fail(err, FM_ERR_NOT_FOUND,
@@ -88,7 +99,9 @@ int fm_power_window_stats(const fm_series *power_w, int64_t t0_ns, int64_t t1_ns
                        (double)(t0_ns - power_w->t_ns[0]) / NS_PER_S,
                        (double)(t1_ns - power_w->t_ns[0]) / NS_PER_S);
     running_stats raw = {0, 0.0, 0.0};
-    add_raw(power_w, t0_ns, t1_ns, exclude_below_w, &raw);
+    int rc = add_raw(power_w, t0_ns, t1_ns, exclude_below_w, &raw, err);
+    if (rc != FM_OK)
+        return rc;
     out->power_cv_raw =
         raw.n >= 2 && raw.mean != 0.0 ? sqrt(raw.m2 / (double)raw.n) / raw.mean : NAN;
     out->points = r.n;

@@ -49,16 +49,21 @@ expect 0 "$bin" qualify --show-policy
 cmp -s "$tmp/out" "$src/policies/m2g-cv-only.json" || fail "--show-policy differs from the file"
 
 # ---- the six presets on the simulator ----
-# Raw instant samples (the resolution the simulator is calibrated at) give
-# the tiers of the original framework's table; the power-capped rule gives
-# tier 3 to all (every average is above 200 W).
+# At the shipped policies' resolution (the sensor's publications, the
+# signal the simulator is calibrated on) the six presets land in the tiers
+# of the original framework's table; the power-capped rule gives tier 3 to
+# all (every average is above 200 W). 1 s means only lower the CV.
 while read -r preset cv_only; do
-    expect 0 "$bin" qualify --backend sim --preset "$preset" --duration 30 --name "$preset" \
-        --resolution 0 --json
+    expect 0 "$bin" qualify --backend sim --preset "$preset" --duration 30 --name "$preset" --json
     cp "$tmp/out" "$tmp/q.json"
     [ "$(json "$tmp/q.json" 'j["tier"]')" = "$cv_only" ] || fail "$preset: tier $(json "$tmp/q.json" 'j["tier"]'), want $cv_only"
     [ "$(json "$tmp/q.json" 'j["window"]["name"].startswith("decode")')" = True ] || fail "$preset: window"
     [ "$(json "$tmp/q.json" 'j["window"]["resolution_seconds"]')" = 0.0 ] || fail "$preset: resolution"
+    cv_raw=$(json "$tmp/q.json" 'j["power_cv"]')
+    expect 0 "$bin" qualify "$preset" --resolution 1 --json
+    cp "$tmp/out" "$tmp/q1.json"
+    python3 -c "import sys; sys.exit(0 if $(json "$tmp/q1.json" 'j["power_cv"]') < $cv_raw else 1)" ||
+        fail "$preset: 1 s CV not below the publications' CV"
     expect 0 "$bin" qualify "$preset" --policy m2g-original-code --json
     cp "$tmp/out" "$tmp/q.json"
     [ "$(json "$tmp/q.json" 'j["tier"]')" = 3 ] || fail "$preset: original-code tier"
