@@ -13,4 +13,11 @@
 json_t *econ_result_json(const fm_econ_result *r, const fm_qualification *q);
 json_t *econ_qualification_json(const fm_qualification *q);
 
+/* The `economics` object of a stored run's workload profile, at the
+ * defaults (the seed's flat 0.12 USD/kWh, flagged as unsourced; PUE 1.0;
+ * discount by the default policy m2g-cv-only) with its `model_to_grid`
+ * qualification; {"schema": ..., "error": "why"} when it cannot be
+ * computed. New reference. */
+json_t *econ_profile_economics(fm_store *st, int64_t run_id);
+
 #endif

@@ -5,6 +5,8 @@
  * fm_econ_compute. */
 #include "firmus/econ.h"
 
+#include "econ/econ_json.h"
+
 #include "firmus/metrics.h"
 #include "firmus/phases.h"
 
@@ -270,4 +272,16 @@ int fm_econ_run(fm_store *st, int64_t run_id, int64_t tokens_override, const fm_
             memset(q, 0, sizeof *q);
     }
     return FM_OK;
+}
+
+json_t *econ_profile_economics(fm_store *st, int64_t run_id)
+{
+    fm_econ_options opt;
+    fm_econ_options_default(&opt);
+    fm_econ_result r;
+    fm_qualification q;
+    fm_error err = {0};
+    if (fm_econ_run(st, run_id, -1, NULL, &opt, &r, &q, &err) != FM_OK)
+        return json_pack("{s:s, s:s}", "schema", "firmus-economics/1", "error", err.msg);
+    return econ_result_json(&r, q.tier > 0 ? &q : NULL);
 }

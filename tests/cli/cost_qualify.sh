@@ -97,6 +97,20 @@ expect 0 "$bin" cost Qwen3-235B --tokens 1000000 --no-discount
 grep -q "^Discount: *0% (not applied" "$tmp/out" || fail "--no-discount"
 grep -q "^Base cost:" "$tmp/out" && grep -q "^Final cost:" "$tmp/out" || fail "seed lines"
 
+# ---- the profile's top-level `economics` object (never inside energy_metrics) ----
+expect 0 "$bin" export DeepSeek-R1-Distill-32B --json "$tmp/profile.json"
+python3 - "$tmp/profile.json" <<'EOF' || fail "profile economics"
+import json, sys
+p = json.load(open(sys.argv[1]))
+e = p["economics"]
+assert e["schema"] == "firmus-economics/1" and "error" not in e, e
+assert "economics" not in p["energy_metrics"] and len(p["energy_metrics"]) == 8
+assert e["model_to_grid"]["profile_tier"] == p["tier"] == "tier_3_high_variance", (e["model_to_grid"], p["tier"])
+assert e["model_to_grid_discount_pct"] == 0.0
+assert abs(e["run"]["gpu_energy_kwh"] * 0.12 - e["energy_cost"]) < 1e-12
+assert "unsourced" in e["assumptions"]["tariff_source"]
+EOF
+
 # ---- TOU tariff, demand charge, PUE, carbon, rental ----
 expect 0 "$bin" cost Qwen3-235B --tokens 1000000 --tariff "$src/tariffs/us-tou-demand-example.json" \
     --pue 1.3 --carbon-region au-tas --gpu-hour-price 2.5 --utilisation 0.7 --json
