@@ -297,9 +297,14 @@ int fm_cmd_qualify(int argc, char **argv)
     printf("avg_power_watts: %.1f\n", q.avg_power_watts);
     printf("peak_power_watts: %.1f\n", q.peak_power_watts);
     printf("policy: %s\n", q.policy);
-    printf("window: %s, %.2f-%.2f s, %zu points, resolution %g s, source %s, GPU %d\n",
-           q.measured.window, q.measured.start_s, q.measured.end_s, q.measured.points,
-           q.measured.resolution_s, q.measured.power_source, q.measured.gpu);
+    char resolution[48];
+    if (q.measured.resolution_s > 0)
+        snprintf(resolution, sizeof resolution, "%g s means", q.measured.resolution_s);
+    else
+        snprintf(resolution, sizeof resolution, "sensor publications");
+    printf("window: %s, %.2f-%.2f s, %zu points (%s), source %s, GPU %d\n", q.measured.window,
+           q.measured.start_s, q.measured.end_s, q.measured.points, resolution,
+           q.measured.power_source, q.measured.gpu);
     printf("reasoning: %s\n", q.reasoning);
     return FM_EXIT_OK;
 }
