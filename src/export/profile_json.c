@@ -6,6 +6,8 @@
  * docs/WORKLOAD_EXPORT_GUIDE.md. */
 #include "profile_internal.h"
 
+#include "econ/econ_json.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -821,6 +823,8 @@ int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt
         p->root = json_object();
         contract_json(c, p->root);
         set(p->root, "x_firmus", extras_json(c, p, p->root, err));
+        /* cost per token and Model-to-Grid at the defaults (never inside energy_metrics) */
+        set(p->root, "economics", econ_profile_economics(st, run_id));
         fill_summary(c, p);
         *out = p;
     } else {
