@@ -65,6 +65,19 @@ json_t *fm_cli_json_int(int64_t v, int64_t missing)
     return v == missing ? json_null() : json_integer((json_int_t)v);
 }
 
+void fm_cli_json_set_run_timing(json_t *run_obj, const fm_run *run, double duration_s)
+{
+    char when[64];
+    fm_cli_format_wall_time(run->start_wall_ns, when, sizeof when);
+    json_object_set_new(run_obj, "start_time",
+                        run->start_wall_ns > 0 ? json_string(when) : json_null());
+    json_object_set_new(run_obj, "start_wall_ns", fm_cli_json_int(run->start_wall_ns, 0));
+    json_object_set_new(run_obj, "duration_s", fm_cli_json_real(duration_s));
+    json_object_set_new(run_obj, "gpus", json_integer(run->gpus));
+    json_object_set_new(run_obj, "interval_ms",
+                        fm_cli_json_real(run->interval_ms > 0 ? run->interval_ms : NAN));
+}
+
 int fm_cli_json_print(json_t *value)
 {
     int rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));

@@ -35,7 +35,6 @@ static double run_duration_s(const fm_run *run)
 
 static json_t *run_json(const fm_run *run, double energy_j, fm_source source)
 {
-    char when[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(run->id));
     json_object_set_new(o, "name", json_string(run->name));
@@ -44,13 +43,7 @@ static json_t *run_json(const fm_run *run, double energy_j, fm_source source)
     json_object_set_new(o, "tags", json_string(run->tags));
     json_object_set_new(o, "backend", json_string(run->backend));
     json_object_set_new(o, "source", json_string(run->source));
-    fm_cli_format_wall_time(run->start_wall_ns, when, sizeof when);
-    json_object_set_new(o, "start_time", run->start_wall_ns > 0 ? json_string(when) : json_null());
-    json_object_set_new(o, "start_wall_ns", fm_cli_json_int(run->start_wall_ns, 0));
-    json_object_set_new(o, "duration_s", fm_cli_json_real(run_duration_s(run)));
-    json_object_set_new(o, "gpus", json_integer(run->gpus));
-    json_object_set_new(o, "interval_ms",
-                        fm_cli_json_real(run->interval_ms > 0 ? run->interval_ms : NAN));
+    fm_cli_json_set_run_timing(o, run, run_duration_s(run));
     json_object_set_new(o, "tokens", fm_cli_json_int(run->tokens, -1));
     json_object_set_new(o, "energy_j", fm_cli_json_real(energy_j));
     json_object_set_new(o, "energy_source",

@@ -96,7 +96,6 @@ static void run_text(const show_context *c)
 static json_t *run_json(const show_context *c)
 {
     const fm_run *r = &c->run;
-    char when[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(r->id));
     json_object_set_new(o, "name", json_string(r->name));
@@ -106,13 +105,7 @@ static json_t *run_json(const show_context *c)
     json_object_set_new(o, "tags", json_string(r->tags));
     json_object_set_new(o, "source", json_text_or_null(r->source));
     json_object_set_new(o, "backend", json_text_or_null(r->backend));
-    fm_cli_format_wall_time(r->start_wall_ns, when, sizeof when);
-    json_object_set_new(o, "start_time", r->start_wall_ns > 0 ? json_string(when) : json_null());
-    json_object_set_new(o, "start_wall_ns", fm_cli_json_int(r->start_wall_ns, 0));
-    json_object_set_new(o, "duration_s", fm_cli_json_real(run_duration_s(c)));
-    json_object_set_new(o, "gpus", json_integer(r->gpus));
-    json_object_set_new(o, "interval_ms",
-                        fm_cli_json_real(r->interval_ms > 0 ? r->interval_ms : NAN));
+    fm_cli_json_set_run_timing(o, r, run_duration_s(c));
     json_object_set_new(o, "exit_code", fm_cli_json_int(r->exit_code, -1));
     json_object_set_new(o, "writer_pid", json_integer(r->writer_pid));
     return o;
