@@ -144,6 +144,38 @@ const char *fm_arch_from_name(const char *gpu_name)
     return "unknown";
 }
 
+uint32_t fm_power_field_flag(int power_field)
+{
+    return power_field == FM_PF_INSTANT ? FM_F_POWER_INSTANT : FM_F_POWER_AVG;
+}
+
+void fm_sample_store(fm_sample *s, uint32_t field, double value)
+{
+    switch (field) {
+    case FM_F_POWER_INSTANT:
+        s->power_instant_w = value;
+        break;
+    case FM_F_POWER_AVG:
+        s->power_avg_w = value;
+        break;
+    case FM_F_TEMP:
+        s->temp_c = value;
+        break;
+    case FM_F_UTIL:
+        s->util_pct = value;
+        break;
+    case FM_F_SM_CLOCK:
+        s->sm_clock_mhz = value;
+        break;
+    case FM_F_MEM_USED:
+        s->mem_used_bytes = (uint64_t)value;
+        break;
+    default:
+        return;
+    }
+    s->valid |= field;
+}
+
 void fm_decide_power_field(fm_import_log *log, const fm_import_options *opt, const char *gpu_name)
 {
     int flag = opt ? opt->power_field : FM_PF_AUTO;

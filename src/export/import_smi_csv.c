@@ -229,33 +229,28 @@ static int parse_row(const char **f, const size_t *fl, size_t nf, const column *
             if (isnan(v))
                 break;
             switch (cols[i].kind) {
-            case COL_POWER_DRAW:
-                if (power_field == FM_PF_INSTANT && !(s->valid & FM_F_POWER_INSTANT)) {
-                    s->power_instant_w = v;
-                    s->valid |= FM_F_POWER_INSTANT;
-                } else if (power_field != FM_PF_INSTANT && !(s->valid & FM_F_POWER_AVG)) {
-                    s->power_avg_w = v;
-                    s->valid |= FM_F_POWER_AVG;
-                }
+            case COL_POWER_DRAW: {
+                /* A power.draw.instant/.average column of the same field
+                 * wins, before or after power.draw in the row. */
+                uint32_t field = fm_power_field_flag(power_field);
+                if (!(s->valid & field))
+                    fm_sample_store(s, field, v);
                 break;
+            }
             case COL_POWER_INSTANT:
-                s->power_instant_w = v;
-                s->valid |= FM_F_POWER_INSTANT;
+                fm_sample_store(s, FM_F_POWER_INSTANT, v);
                 break;
             case COL_POWER_AVG:
-                s->power_avg_w = v;
-                s->valid |= FM_F_POWER_AVG;
+                fm_sample_store(s, FM_F_POWER_AVG, v);
                 break;
             case COL_POWER_LIMIT:
                 dev->power_limit_w = v;
                 break;
             case COL_TEMP:
-                s->temp_c = v;
-                s->valid |= FM_F_TEMP;
+                fm_sample_store(s, FM_F_TEMP, v);
                 break;
             case COL_UTIL:
-                s->util_pct = v;
-                s->valid |= FM_F_UTIL;
+                fm_sample_store(s, FM_F_UTIL, v);
                 break;
             case COL_MEM_USED: {
                 double scale = !strcmp(cols[i].unit, "MiB")   ? 1048576.0
@@ -266,13 +261,11 @@ static int parse_row(const char **f, const size_t *fl, size_t nf, const column *
                     *why = "memory.used out of range";
                     return -1;
                 }
-                s->mem_used_bytes = (uint64_t)(v * scale);
-                s->valid |= FM_F_MEM_USED;
+                fm_sample_store(s, FM_F_MEM_USED, v * scale);
                 break;
             }
             case COL_SM_CLOCK:
-                s->sm_clock_mhz = v;
-                s->valid |= FM_F_SM_CLOCK;
+                fm_sample_store(s, FM_F_SM_CLOCK, v);
                 break;
             default:
                 break;
@@ -293,7 +286,7 @@ static void describe_devices(fm_import_log *log, const column *cols, size_t ncol
     for (size_t i = 0; i < ncols; i++) {
         switch (cols[i].kind) {
         case COL_POWER_DRAW:
-            seen |= log->power_field == FM_PF_INSTANT ? FM_F_POWER_INSTANT : FM_F_POWER_AVG;
+            seen |= fm_power_field_flag(log->power_field);
             break;
         case COL_POWER_INSTANT:
             seen |= FM_F_POWER_INSTANT;

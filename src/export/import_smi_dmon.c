@@ -121,33 +121,23 @@ static int dmon_row(const token *t, size_t nt, const enum dmon_col *kinds, const
             *gpu = (int)v;
             break;
         case D_PWR:
-            if (power_field == FM_PF_INSTANT) {
-                s->power_instant_w = v;
-                s->valid |= FM_F_POWER_INSTANT;
-            } else {
-                s->power_avg_w = v;
-                s->valid |= FM_F_POWER_AVG;
-            }
+            fm_sample_store(s, fm_power_field_flag(power_field), v);
             break;
         case D_TEMP:
-            s->temp_c = v;
-            s->valid |= FM_F_TEMP;
+            fm_sample_store(s, FM_F_TEMP, v);
             break;
         case D_SM:
-            s->util_pct = v;
-            s->valid |= FM_F_UTIL;
+            fm_sample_store(s, FM_F_UTIL, v);
             break;
         case D_PCLK:
-            s->sm_clock_mhz = v;
-            s->valid |= FM_F_SM_CLOCK;
+            fm_sample_store(s, FM_F_SM_CLOCK, v);
             break;
         case D_FB:
             if (v < 0 || v > 1e12) {
                 *why = "fb out of range";
                 return -1;
             }
-            s->mem_used_bytes = (uint64_t)(v * 1048576.0);
-            s->valid |= FM_F_MEM_USED;
+            fm_sample_store(s, FM_F_MEM_USED, v * 1048576.0);
             break;
         default:
             break;
@@ -282,7 +272,7 @@ int fm_import_smi_dmon(const char *data, size_t len, const char *name, const fm_
     for (int g = 0; g < out->gpus; g++) {
         fm_device_info *d = &out->gpu[g].info;
         snprintf(d->name, sizeof d->name, "unknown (nvidia-smi dmon log)");
-        d->supported = out->power_field == FM_PF_INSTANT ? FM_F_POWER_INSTANT : FM_F_POWER_AVG;
+        d->supported = fm_power_field_flag(out->power_field);
         snprintf(out->power_field == FM_PF_INSTANT ? d->power_instant_source : d->power_avg_source,
                  sizeof d->power_avg_source, "nvidia-smi dmon pwr");
     }
