@@ -266,6 +266,22 @@ nvml_return nvmlDeviceGetFieldValues(nvml_device device, int count, nvml_field_v
     return NVML_RET_SUCCESS;
 }
 
+/* The outcome of a power or energy read under the configured faults (lock
+ * held): NOT_SUPPORTED when the config turns the reading off, a transient
+ * error code when one is drawn, else SUCCESS, with *read_zero set when the
+ * reading must come back as 0 (only if zero_allowed). */
+static nvml_return draw_read_outcome(int turned_off, int zero_allowed, int *read_zero)
+{
+    *read_zero = 0;
+    if (turned_off)
+        return NVML_RET_NOT_SUPPORTED;
+    enum fake_fault fault = fake_draw_fault(zero_allowed);
+    if (fault == FAKE_FAULT_TRANSIENT)
+        return fake_transient_code();
+    *read_zero = fault == FAKE_FAULT_ZERO;
+    return NVML_RET_SUCCESS;
+}
+
 nvml_return nvmlDeviceGetPowerUsage(nvml_device device, unsigned int *power_mw)
 {
     fake_slow_call(0);
@@ -274,15 +290,12 @@ nvml_return nvmlDeviceGetPowerUsage(nvml_device device, unsigned int *power_mw)
     if (r != NVML_RET_SUCCESS)
         return r;
     fake_count(FAKENVML_CALL_POWER_USAGE);
-    enum fake_fault fault = fake_get()->cfg.no_avg ? FAKE_FAULT_NONE : fake_draw_fault(1);
-    if (fake_get()->cfg.no_avg) {
-        r = NVML_RET_NOT_SUPPORTED;
-    } else if (fault == FAKE_FAULT_TRANSIENT) {
-        r = fake_transient_code();
-    } else {
+    int read_zero;
+    r = draw_read_outcome(fake_get()->cfg.no_avg, 1, &read_zero);
+    if (r == NVML_RET_SUCCESS) {
         fm_sample s;
         sensors_now(gpu, &s);
-        *power_mw = fault == FAKE_FAULT_ZERO ? 0 : watts_to_mw(s.power_avg_w);
+        *power_mw = read_zero ? 0 : watts_to_mw(s.power_avg_w);
     }
     fake_end();
     return r;
@@ -296,12 +309,9 @@ nvml_return nvmlDeviceGetTotalEnergyConsumption(nvml_device device, unsigned lon
     if (r != NVML_RET_SUCCESS)
         return r;
     fake_count(FAKENVML_CALL_TOTAL_ENERGY);
-    enum fake_fault fault = fake_get()->cfg.no_energy ? FAKE_FAULT_NONE : fake_draw_fault(0);
-    if (fake_get()->cfg.no_energy) {
-        r = NVML_RET_NOT_SUPPORTED;
-    } else if (fault == FAKE_FAULT_TRANSIENT) {
-        r = fake_transient_code();
-    } else {
+    int read_zero; /* never set: a counter read is not faulted to 0 */
+    r = draw_read_outcome(fake_get()->cfg.no_energy, 0, &read_zero);
+    if (r == NVML_RET_SUCCESS) {
         fm_sample s;
         sensors_now(gpu, &s);
         *energy_mj = (unsigned long long)llround(s.energy_j * 1000.0);
