@@ -5,6 +5,7 @@
 #define FIRMUS_CLI_H
 
 #include "firmus/common.h"
+#include "firmus/store.h"
 
 /* Exit codes of firmus (documented in firmus(1)). `record -- CMD` exits
  * with the child's code instead. */
@@ -21,6 +22,14 @@ enum fm_exit {
 void fm_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Maps a library status code to an exit code. */
 int fm_cli_exit_code(int status);
+
+/* Opens the run store at db_path for a command that reads runs; the store
+ * is never created. When it is missing prints "firmus <cmd>: <db_path>: no
+ * run store here (<missing_hint>)" and returns FM_EXIT_FAIL; when it cannot
+ * be opened prints the reason and returns its exit code. FM_EXIT_OK with
+ * *st open otherwise (cli_store.c). */
+int fm_cli_open_existing_store(const char *cmd, const char *db_path, const char *missing_hint,
+                               fm_store **st);
 
 /* One entry per command. */
 typedef struct fm_command {

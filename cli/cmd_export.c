@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "firmus/profile.h"
 #include "firmus/store.h"
@@ -175,22 +174,16 @@ int fm_cmd_export(int argc, char **argv)
         fm_cli_error("export", "which run? (an id, a name, or \"last\"; firmus export --help)");
         return FM_EXIT_USAGE;
     }
-    if (access(db_path, F_OK) != 0) {
-        fm_cli_error("export", "%s: no run store here (record or import a run, or pass --db)",
-                     db_path);
-        return FM_EXIT_FAIL;
-    }
     fm_store *st;
+    int code =
+        fm_cli_open_existing_store("export", db_path, "record or import a run, or pass --db", &st);
+    if (code != FM_EXIT_OK)
+        return code;
     fm_error err = {0};
-    int rc = fm_store_open(db_path, &st, &err);
-    if (rc) {
-        fm_cli_error("export", "%s", err.msg);
-        return fm_cli_exit_code(rc);
-    }
     fm_run run;
     fm_profile *p = NULL;
     char jp[600], cp[600];
-    rc = fm_store_find_run(st, argv[optind], &run, &err);
+    int rc = fm_store_find_run(st, argv[optind], &run, &err);
     if (rc == FM_OK && !json_path && !csv_path) {
         if (!dir) {
             char copy[1024];

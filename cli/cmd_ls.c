@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "firmus/metrics.h"
 #include "firmus/store.h"
@@ -133,19 +132,12 @@ int fm_cmd_ls(int argc, char **argv)
         fm_cli_error("ls", "unexpected argument '%s' (firmus ls --help)", argv[optind]);
         return FM_EXIT_USAGE;
     }
-    if (access(db_path, F_OK) != 0) {
-        fm_cli_error("ls", "%s: no run store here (record a run first, or pass --db FILE)",
-                     db_path);
-        return FM_EXIT_FAIL;
-    }
     fm_store *st;
-    fm_error err = {0};
-    int rc = fm_store_open(db_path, &st, &err);
-    if (rc) {
-        fm_cli_error("ls", "%s", err.msg);
-        return fm_cli_exit_code(rc);
-    }
-    int code = list_runs(st, db_path, as_json);
+    int code =
+        fm_cli_open_existing_store("ls", db_path, "record a run first, or pass --db FILE", &st);
+    if (code != FM_EXIT_OK)
+        return code;
+    code = list_runs(st, db_path, as_json);
     fm_store_close(st);
     return code;
 }

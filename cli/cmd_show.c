@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "firmus/metrics.h"
 #include "firmus/store.h"
@@ -646,18 +645,15 @@ int fm_cmd_show(int argc, char **argv)
                                                 : "one run at a time (firmus show --help)");
         return FM_EXIT_USAGE;
     }
-    if (access(db_path, F_OK) != 0) {
-        fm_cli_error("show", "%s: no run store here (record a run first, or pass --db FILE)",
-                     db_path);
-        return FM_EXIT_FAIL;
-    }
     show_context c;
     memset(&c, 0, sizeof c);
+    int code =
+        fm_cli_open_existing_store("show", db_path, "record a run first, or pass --db FILE", &c.st);
+    if (code != FM_EXIT_OK)
+        return code;
     fm_error err = {0};
-    int rc = fm_store_open(db_path, &c.st, &err);
-    if (rc == FM_OK)
-        rc = context_load(&c, argv[optind], &mopt, &err);
-    int code = rc ? fm_cli_exit_code(rc) : print_report(&c, as_json);
+    int rc = context_load(&c, argv[optind], &mopt, &err);
+    code = rc ? fm_cli_exit_code(rc) : print_report(&c, as_json);
     if (rc)
         fm_cli_error("show", "%s", err.msg);
     context_free(&c);
