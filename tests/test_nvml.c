@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ------------------------------------------------------------ fixture */
 
@@ -135,12 +134,6 @@ static int teardown_fake(void **state)
         close_fake(open_run);
     set_fake_env(NULL);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Sim time of a sample stamped on CLOCK_MONOTONIC. */
@@ -341,7 +334,7 @@ static void test_readings_match_sensors(void **state)
             if (b.before.clock_events == b.after.clock_events)
                 assert_true(b.got.clock_events == b.after.clock_events);
         }
-        sleep_ms(10);
+        fmt_sleep_ms(10);
     }
     /* most ticks fall inside one publication period: the check really ran */
     assert_true(compared_instant >= 60);
@@ -361,7 +354,7 @@ static void test_energy_follows_truth(void **state)
     fm_sample first, last;
     fm_error err = {0};
     assert_int_equal(fm_sensor_read(&run.sensor, 0, FM_F_ENERGY, &first, &err), FM_OK);
-    sleep_ms(400);
+    fmt_sleep_ms(400);
     assert_int_equal(fm_sensor_read(&run.sensor, 0, FM_F_ENERGY, &last, &err), FM_OK);
     assert_true(first.valid & last.valid & FM_F_ENERGY);
     int64_t u0 = last_energy_update_ns(&cfg, sample_sim_ns(&run, &first));
@@ -397,7 +390,7 @@ static void test_average_lags_step(void **state)
             assert_true(fabs(b.got.power_avg_w - b.after.power_avg_w) <= 0.0005);
         if (b.got.power_avg_w < b.got.power_instant_w - 20.0)
             lagging++;
-        sleep_ms(20);
+        fmt_sleep_ms(20);
     }
     assert_true(lagging >= 5);
     assert_true(last_avg_w > first_avg_w + 20.0);
@@ -514,7 +507,7 @@ static void test_gpu_lost(void **state)
             assert_non_null(strstr(err.msg, "NVML_ERROR_GPU_IS_LOST"));
             lost_after++;
         }
-        sleep_ms(10);
+        fmt_sleep_ms(10);
     }
     assert_true(ok_before >= 3);
     assert_true(lost_after >= 5);

@@ -55,12 +55,6 @@ static int64_t now_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Starts firmus with argv (argv[0] ignored) and FIRMUS_BIN in its env. */
 static pid_t start_firmus(fixture *f, char **argv)
 {
@@ -93,7 +87,7 @@ static int wait_for_file(const char *path, int timeout_ms)
     for (int waited = 0; waited < timeout_ms; waited += 20) {
         if (stat(path, &st) == 0)
             return 0;
-        sleep_ms(20);
+        fmt_sleep_ms(20);
     }
     return -1;
 }
@@ -129,7 +123,7 @@ static void test_sigkill_loses_at_most_a_second(void **state)
                     "2",      "--sim-real-time", "--duration", "30",     "--db",
                     f->db,    "--quiet",         "--name",     "killed", NULL};
     pid_t pid = start_firmus(f, argv);
-    sleep_ms(3000);
+    fmt_sleep_ms(3000);
     int64_t kill_wall_ns = now_ns(CLOCK_REALTIME);
     kill(pid, SIGKILL);
     assert_int_equal(wait_exit_code(pid), 128 + SIGKILL);
@@ -303,7 +297,7 @@ static void test_sigint_without_command_finishes(void **state)
              "env -u FIRMUS_MARK_FD FIRMUS_MARK_SOCKET='%s' '%s' mark warm --tokens 5", sock,
              f->bin);
     assert_int_equal(system(cmd), 0);
-    sleep_ms(1000);
+    fmt_sleep_ms(1000);
     kill(pid, SIGINT);
     assert_int_equal(wait_exit_code(pid), 0);
     fm_store *st = NULL;

@@ -13,16 +13,6 @@
 
 #define MS 1000000LL
 
-static fm_sim *make_sim(const fm_sim_config *cfg)
-{
-    fm_sim *sim = NULL;
-    fm_error err = {0};
-    int rc = fm_sim_create(cfg, &sim, &err);
-    if (rc != FM_OK)
-        fail_msg("fm_sim_create: %s", err.msg);
-    return sim;
-}
-
 /* Finds the first segment of a phase; fails the test if there is none. */
 static fm_sim_segment find_segment(fm_sim *sim, int gpu, fm_phase phase)
 {
@@ -62,7 +52,7 @@ static void test_ramp_and_fall_rates(void **state)
         fm_sim_config cfg;
         fm_sim_config_default(&cfg, &presets[i], 1);
         cfg.decode_s = 3;
-        fm_sim *sim = make_sim(&cfg);
+        fm_sim *sim = fmt_make_sim(&cfg);
         fm_sim_advance(sim, 12000 * MS);
         fm_sim_segment ramp = find_segment(sim, 0, FM_PHASE_RAMP);
         fm_sim_segment fall = find_segment(sim, 0, FM_PHASE_FALL);
@@ -72,7 +62,7 @@ static void test_ramp_and_fall_rates(void **state)
         double expect_s = (presets[i].prefill_peak_w - cfg.idle_power_w) / presets[i].ramp_w_per_s;
         assert_true(fabs(ramp_s - expect_s) <= 0.0011);
 
-        sim = make_sim(&cfg); /* same seed: same run; fit the slopes */
+        sim = fmt_make_sim(&cfg); /* same seed: same run; fit the slopes */
         double ramp_rate = true_power_slope(sim, ramp.start_ns, ramp.end_ns - 2 * MS);
         fm_sim_advance(sim, fall.start_ns);
         double fall_rate = true_power_slope(sim, fall.start_ns, fall.end_ns - 2 * MS);
@@ -95,7 +85,7 @@ static void test_decode_cv_matches_presets(void **state)
         cfg.lead_idle_s = 1;
         cfg.decode_s = 300;
         cfg.seed = 7 + (uint64_t)i;
-        fm_sim *sim = make_sim(&cfg);
+        fm_sim *sim = fmt_make_sim(&cfg);
         fm_sim_advance(sim, 2000 * MS);
         double sum = 0, sum2 = 0;
         int n = 0;
@@ -129,12 +119,12 @@ static void test_decode_cv_with_visible_pulse(void **state)
     cfg.decode_s = 300;
     cfg.token_period_s = 0.043;
     cfg.token_pulse_frac = 0.25;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     double sigma_default;
     {
         fm_sim_config plain;
         fm_sim_config_default(&plain, fm_sim_preset_find("Qwen3-32B"), 1);
-        fm_sim *ref = make_sim(&plain);
+        fm_sim *ref = fmt_make_sim(&plain);
         sigma_default = fm_sim_decode_noise_sigma_w(ref);
         fm_sim_destroy(ref);
     }
@@ -162,7 +152,7 @@ static void test_single_pattern_and_tokens(void **state)
     (void)state;
     fm_sim_config cfg;
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     fm_sim_advance(sim, 40000 * MS);
     const fm_sim_segment *segs;
     size_t n = fm_sim_true_segments(sim, 0, &segs);
@@ -209,7 +199,7 @@ static void test_determinism(void **state)
     cfg.pattern = FM_SIM_SERVING;
     cfg.request_rate_hz = 0.5;
     cfg.seed = 42;
-    fm_sim *s1 = make_sim(&cfg), *s2 = make_sim(&cfg);
+    fm_sim *s1 = fmt_make_sim(&cfg), *s2 = fmt_make_sim(&cfg);
     read_series(s1, 2, 30000 * MS, 100 * MS, a);
     read_series(s2, 2, 30000 * MS, 100 * MS, b);
     assert_memory_equal(a, b, N * sizeof *a);
@@ -219,7 +209,7 @@ static void test_determinism(void **state)
         same += a[k] == a[k + 4];
     assert_true(same < N / 8 / 2);
     cfg.seed = 43;
-    fm_sim *s3 = make_sim(&cfg);
+    fm_sim *s3 = fmt_make_sim(&cfg);
     read_series(s3, 2, 30000 * MS, 100 * MS, c);
     assert_true(memcmp(a, c, N * sizeof *a) != 0);
     fm_sim_destroy(s1);
@@ -227,7 +217,7 @@ static void test_determinism(void **state)
     fm_sim_destroy(s3);
     /* shared workload: same segments on both GPUs, different noise */
     cfg.shared_workload = 1;
-    fm_sim *s4 = make_sim(&cfg);
+    fm_sim *s4 = fmt_make_sim(&cfg);
     fm_sim_advance(s4, 60000 * MS);
     const fm_sim_segment *g0, *g1;
     size_t n0 = fm_sim_true_segments(s4, 0, &g0), n1 = fm_sim_true_segments(s4, 1, &g1);
@@ -251,7 +241,7 @@ static void test_advance_granularity(void **state)
     fm_sim_config cfg;
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-235B"), 3);
     cfg.pattern = FM_SIM_SERVING;
-    fm_sim *coarse = make_sim(&cfg), *fine = make_sim(&cfg);
+    fm_sim *coarse = fmt_make_sim(&cfg), *fine = fmt_make_sim(&cfg);
     fm_sim_advance(coarse, 20000 * MS);
     for (int64_t t = 0; t < 20000 * MS; t += 333 * MS + 4567)
         fm_sim_advance(fine, t);
@@ -297,7 +287,7 @@ static void test_serving_segments_tile_time(void **state)
     cfg.pattern = FM_SIM_SERVING;
     cfg.request_rate_hz = 0.2;
     cfg.seed = 5;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     int64_t end = 1800000 * MS + 12345; /* 30 min, not on the ms grid */
     fm_sim_advance(sim, end);
     const fm_sim_segment *segs;

@@ -11,16 +11,6 @@
 
 #define MS 1000000LL
 
-static fm_sim *make_sim(const fm_sim_config *cfg)
-{
-    fm_sim *sim = NULL;
-    fm_error err = {0};
-    int rc = fm_sim_create(cfg, &sim, &err);
-    if (rc != FM_OK)
-        fail_msg("fm_sim_create: %s", err.msg);
-    return sim;
-}
-
 /* Instant = mean true power over [t_p - 25 ms, t_p] at the last
  * publication t_p, to the mW the sensor reports; held until the next. */
 static void test_instant_is_window_mean_and_held(void **state)
@@ -30,7 +20,7 @@ static void test_instant_is_window_mean_and_held(void **state)
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
     cfg.lead_idle_s = 0.5;
     cfg.decode_s = 4.0;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     int64_t prev_pub = -1;
     double prev_value = NAN;
     int checked = 0, held = 0;
@@ -63,7 +53,7 @@ static void test_publication_phase(void **state)
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
     cfg.sensor.publish_phase_ns = 37 * MS;
     cfg.sensor.energy_phase_ns = 81 * MS;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     for (int64_t t = 1 * MS; t < 3000 * MS; t += 13 * MS) {
         fm_sim_advance(sim, t);
         int64_t pub = fm_sim_last_publish_ns(sim);
@@ -89,7 +79,7 @@ static void test_average_lags_a_step(void **state)
     cfg.prefill_s = 3.0;
     cfg.busy_noise_w = 0;
     cfg.idle_noise_w = 0;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     double idle = cfg.idle_power_w, peak = step.prefill_peak_w;
     int64_t t_step = 2000 * MS;
     int64_t t90_avg = -1, t99_inst = -1;
@@ -119,7 +109,7 @@ static void test_energy_counter(void **state)
     cfg.lead_idle_s = 0.3;
     cfg.decode_s = 3.0;
     cfg.sensor.energy_offset_mj = 123456789;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     double prev = NAN;
     int64_t prev_upd = -1;
     int changes = 0;
@@ -155,7 +145,7 @@ static void test_all_fields_valid(void **state)
     (void)state;
     fm_sim_config cfg;
     fm_sim_config_default(&cfg, fm_sim_preset_find("GPT-OSS-20B"), 1);
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     fm_sim_advance(sim, 10000 * MS);
     fm_sample s;
     fm_sim_read_sensors(sim, 0, &s);
@@ -170,7 +160,7 @@ static void test_all_fields_valid(void **state)
     fm_sim_destroy(sim);
     /* a model too large for one GPU is sharded: 235e9 BF16 over 4 GPUs */
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-235B"), 1);
-    sim = make_sim(&cfg);
+    sim = fmt_make_sim(&cfg);
     fm_sim_read_sensors(sim, 0, &s);
     assert_true(s.mem_used_bytes > 117ull * 1000 * 1000 * 1000);
     assert_true(s.mem_used_bytes < 143771ull * 1024 * 1024);

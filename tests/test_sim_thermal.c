@@ -10,16 +10,6 @@
 
 #define MS 1000000LL
 
-static fm_sim *make_sim(const fm_sim_config *cfg)
-{
-    fm_sim *sim = NULL;
-    fm_error err = {0};
-    int rc = fm_sim_create(cfg, &sim, &err);
-    if (rc != FM_OK)
-        fail_msg("fm_sim_create: %s", err.msg);
-    return sim;
-}
-
 /* A noise-free preset: decode power is exactly the average. */
 static fm_sim_preset quiet_preset(void)
 {
@@ -47,7 +37,7 @@ static void test_time_constant_and_steady_state(void **state)
     fm_sim_config cfg;
     quiet_config(&cfg, &p, 1);
     cfg.thermal.coupling = 0;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     const fm_sim_thermal_params *th = &cfg.thermal;
     assert_true(fabs(fm_sim_true_temp_c(sim, 0) - (th->ambient_c + th->r_c_per_w * 65.0)) < 1e-6);
     fm_sim_advance(sim, 5000 * MS); /* decode starts at 1 + ramp 1.06 + prefill 0.6 s */
@@ -71,7 +61,7 @@ static void test_coupling_raises_neighbour(void **state)
     fm_sim_config cfg;
     quiet_config(&cfg, &p, 2);
     cfg.lead_idle_stagger_s = 100000;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     fm_sim_advance(sim, 800000 * MS);
     assert_int_equal(fm_sim_true_phase(sim, 0), FM_PHASE_DECODE);
     assert_int_equal(fm_sim_true_phase(sim, 1), FM_PHASE_IDLE);
@@ -94,7 +84,7 @@ static void test_power_cap_bit(void **state)
     fm_sim_config cfg;
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
     cfg.power_limit_w = 600; /* prefill peak 647.2 W, decode 492.9 W */
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     fm_sample s;
     fm_sim_advance(sim, 1000 * MS);
     fm_sim_read_sensors(sim, 0, &s);
@@ -111,7 +101,7 @@ static void test_power_cap_bit(void **state)
     fm_sim_destroy(sim);
     /* the default 700 W limit is never reached by this preset's prefill */
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
-    sim = make_sim(&cfg);
+    sim = fmt_make_sim(&cfg);
     fm_sim_advance(sim, 3400 * MS);
     fm_sim_read_sensors(sim, 0, &s);
     assert_int_equal(s.clock_events, 0);
@@ -126,7 +116,7 @@ static void test_thermal_bit(void **state)
     fm_sim_config_default(&cfg, fm_sim_preset_find("Qwen3-32B"), 1);
     cfg.thermal.thermal_limit_c = 45;
     cfg.decode_s = 120;
-    fm_sim *sim = make_sim(&cfg);
+    fm_sim *sim = fmt_make_sim(&cfg);
     int64_t t_hot = -1;
     for (int64_t t = 100 * MS; t < 60000 * MS; t += 100 * MS) {
         fm_sim_advance(sim, t);

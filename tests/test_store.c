@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "firmus/store.h"
@@ -297,12 +296,6 @@ static int64_t count_samples(fm_store *reader, int64_t run_id)
     return n;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Samples reach the database within a second without fm_store_flush:
  * on age (>= 0.5 s) and on queue size. */
 static void test_batch_commit_without_flush(void **state)
@@ -314,7 +307,7 @@ static void test_batch_commit_without_flush(void **state)
     fm_sample s = full_sample(0, 0);
     add_or_fail(writer, id, 0, &s);
     assert_int_equal(count_samples(reader, id), 0); /* queued, not committed yet */
-    sleep_ms(600);
+    fmt_sleep_ms(600);
     s = full_sample(25 * MS, 1);
     add_or_fail(writer, id, 0, &s);
     assert_int_equal(count_samples(reader, id), 2); /* the old one forced a commit */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 char *fmt_tmpdir(void)
@@ -59,4 +60,20 @@ char *fmt_shared_path(const char *relative)
 double fmt_rel_err(double a, double b)
 {
     return fabs(a - b) / fabs(b);
+}
+
+void fmt_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+fm_sim *fmt_make_sim(const fm_sim_config *cfg)
+{
+    fm_sim *sim = NULL;
+    fm_error err = {0};
+    int rc = fm_sim_create(cfg, &sim, &err);
+    if (rc != FM_OK)
+        fail_msg("fm_sim_create: %s", err.msg);
+    return sim;
 }
