@@ -236,40 +236,40 @@ static char *edited(const char *from, const char *to)
     return out;
 }
 
+/* Edits the cv-only policy (see edited) and expects fm_policy_parse to
+ * refuse the result (see expect_error). */
+static void expect_edit_refused(const char *from, const char *to, const char *want_prefix,
+                                const char *want_part)
+{
+    char *text = edited(from, to);
+    expect_error(text, want_prefix, want_part);
+    free(text);
+}
+
 static void test_malformed_policies(void **state)
 {
     (void)state;
     /* Line numbers refer to policies/m2g-cv-only.json. */
-    char *t = edited("\"tier\": 2,", "\"tier\": 2,,");
-    expect_error(t, "bad.json:19:", ""); /* syntax error: line and column */
-    free(t);
-    t = edited("\"power_cv_at_most\": 0.15", "\"power_cv_at_most\": 0.05");
-    expect_error(t, "bad.json:18: tiers[1]:", "can never match");
-    free(t);
-    t = edited("\"power_cv_at_most\": 0.15", "\"power_cv_most\": 0.15");
-    expect_error(t, "bad.json:23: tiers[1].when.power_cv_most:", "unknown condition");
-    free(t);
-    t = edited("\"discount_percent\": 10", "\"discount_percent\": 110");
-    expect_error(t, "bad.json:22: tiers[1].discount_percent:", "out of range");
-    free(t);
-    t = edited("\"profile_tier\": \"tier_2_standard\"", "\"profile_tier\": \"tier_2\"");
-    expect_error(t, "bad.json:21: tiers[1].profile_tier:", "tier_1_efficient");
-    free(t);
-    t = edited("\"when\": {}", "\"when\": { \"avg_power_below_w\": 900 }");
-    expect_error(t, "bad.json:25: tiers[2]:", "catch-all");
-    free(t);
-    t = edited("\"resolution_s\": 0", "\"resolution_s\": \"1\"");
-    expect_error(t, "bad.json:8: measurement.resolution_s:", "must be a number");
-    free(t);
-    t = edited("\"window\": \"decode\"", "\"window\": \"prefill\"");
-    expect_error(t, "bad.json:7: measurement.window:", "only \"decode\"");
-    free(t);
-    t = edited("\"format\": \"firmus-m2g-policy/1\"", "\"format\": \"v2\"");
-    expect_error(t, "bad.json:2: format:", "firmus-m2g-policy/1");
-    free(t);
-    t = edited("\"name\": \"m2g-cv-only\",", "\"name\": \"m2g-cv-only\", \"name\": \"x\",");
-    expect_error(t, "bad.json:3:", "duplicate");
-    free(t);
+    /* a syntax error: line and column */
+    expect_edit_refused("\"tier\": 2,", "\"tier\": 2,,", "bad.json:19:", "");
+    expect_edit_refused("\"power_cv_at_most\": 0.15", "\"power_cv_at_most\": 0.05",
+                        "bad.json:18: tiers[1]:", "can never match");
+    expect_edit_refused("\"power_cv_at_most\": 0.15", "\"power_cv_most\": 0.15",
+                        "bad.json:23: tiers[1].when.power_cv_most:", "unknown condition");
+    expect_edit_refused("\"discount_percent\": 10", "\"discount_percent\": 110",
+                        "bad.json:22: tiers[1].discount_percent:", "out of range");
+    expect_edit_refused("\"profile_tier\": \"tier_2_standard\"", "\"profile_tier\": \"tier_2\"",
+                        "bad.json:21: tiers[1].profile_tier:", "tier_1_efficient");
+    expect_edit_refused("\"when\": {}", "\"when\": { \"avg_power_below_w\": 900 }",
+                        "bad.json:25: tiers[2]:", "catch-all");
+    expect_edit_refused("\"resolution_s\": 0", "\"resolution_s\": \"1\"",
+                        "bad.json:8: measurement.resolution_s:", "must be a number");
+    expect_edit_refused("\"window\": \"decode\"", "\"window\": \"prefill\"",
+                        "bad.json:7: measurement.window:", "only \"decode\"");
+    expect_edit_refused("\"format\": \"firmus-m2g-policy/1\"", "\"format\": \"v2\"",
+                        "bad.json:2: format:", "firmus-m2g-policy/1");
+    expect_edit_refused("\"name\": \"m2g-cv-only\",", "\"name\": \"m2g-cv-only\", \"name\": \"x\",",
+                        "bad.json:3:", "duplicate");
     fm_policy p;
     fm_error err = {0};
     assert_int_equal(fm_policy_load("/nonexistent/policy.json", &p, &err), FM_ERR_IO);
