@@ -249,6 +249,12 @@ static void test_round_trip(void **state)
     assert_true(run.tokens == 1234 && run.exit_code == 0 && run.end_ns == 81 * MS);
     assert_int_equal(fm_store_find_run(st, "no-such-run", &run, &err), FM_ERR_NOT_FOUND);
     assert_non_null(strstr(err.msg, "no-such-run"));
+    /* By numeric id: the same run; an id no run has is NOT_FOUND, named. */
+    assert_int_equal(fm_store_get_run(st, id, &run, &err), FM_OK);
+    assert_true(run.id == id && run.status == FM_RUN_COMPLETE && run.tokens == 1234);
+    assert_int_equal(fm_store_get_run(st, id2 + 100, &run, &err), FM_ERR_NOT_FOUND);
+    snprintf(expect, sizeof expect, "'%lld'", (long long)(id2 + 100));
+    assert_non_null(strstr(err.msg, expect));
 
     fm_run *runs;
     assert_int_equal(fm_store_list_runs(st, &runs, &n, &err), FM_OK);

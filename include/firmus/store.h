@@ -125,6 +125,10 @@ int fm_store_run_finish(fm_store *st, const fm_run *run, fm_error *err);
 /* Looks a run up by id, by name, or "last" / "-1" for the newest.
  * Runs still RECORDING whose writer process is gone read as INCOMPLETE. */
 int fm_store_find_run(fm_store *st, const char *id_or_name, fm_run *out, fm_error *err);
+/* Looks a run up by its id: the same lookup as fm_store_find_run with the
+ * id written in decimal (so, as there, a run named like the id is found
+ * when no run has that id). */
+int fm_store_get_run(fm_store *st, int64_t run_id, fm_run *out, fm_error *err);
 /* All runs, newest first. *out is malloc'ed; free() it. */
 int fm_store_list_runs(fm_store *st, fm_run **out, size_t *count, fm_error *err);
 /* Devices of a run (index = position in the run). *out malloc'ed. */

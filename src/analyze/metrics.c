@@ -555,10 +555,8 @@ int fm_metrics_compute(fm_store *st, int64_t run_id, const fm_metrics_options *o
     fm_metrics_options_default(&defaults);
     if (!opt)
         opt = &defaults;
-    char id_text[32];
-    snprintf(id_text, sizeof id_text, "%lld", (long long)run_id);
     fm_run run;
-    int rc = fm_store_find_run(st, id_text, &run, err);
+    int rc = fm_store_get_run(st, run_id, &run, err);
     if (rc)
         return rc;
     run_metrics_init(out, &run, opt);

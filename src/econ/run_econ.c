@@ -17,13 +17,6 @@
 
 #define IDLE_BELOW_W 100.0 /* the seed's idle threshold, per GPU */
 
-static int find_run(fm_store *st, int64_t run_id, fm_run *run, fm_error *err)
-{
-    char id[32];
-    snprintf(id, sizeof id, "%lld", (long long)run_id);
-    return fm_store_find_run(st, id, run, err);
-}
-
 static int has_values(const fm_series *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -143,7 +136,7 @@ int fm_econ_qualify_run(fm_store *st, int64_t run_id, const fm_policy *p, fm_qua
         p = &fallback;
     }
     fm_run run;
-    int rc = find_run(st, run_id, &run, err);
+    int rc = fm_store_get_run(st, run_id, &run, err);
     if (rc != FM_OK)
         return rc;
     fm_marker *markers = NULL;
@@ -222,7 +215,7 @@ int fm_econ_run(fm_store *st, int64_t run_id, int64_t tokens_override, const fm_
                 const fm_econ_options *opt, fm_econ_result *out, fm_qualification *q, fm_error *err)
 {
     fm_run run;
-    int rc = find_run(st, run_id, &run, err);
+    int rc = fm_store_get_run(st, run_id, &run, err);
     if (rc != FM_OK)
         return rc;
     fm_metrics_options mopt = {.tokens_per_query = 100, .tokens_override = tokens_override};

@@ -112,10 +112,8 @@ int fm_profile_default_paths(const fm_run *run, const char *dir, char *json_path
 int fm_profile_auto_export(fm_store *st, int64_t run_id, const char *dir, char *json_path,
                            size_t json_cap, char *csv_path, size_t csv_cap, fm_error *err)
 {
-    char idbuf[32];
-    snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
     fm_run run;
-    int rc = fm_store_find_run(st, idbuf, &run, err);
+    int rc = fm_store_get_run(st, run_id, &run, err);
     if (rc)
         return rc;
     char jp[512], cp[512];

@@ -182,9 +182,7 @@ int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt
                      fm_error *err)
 {
     memset(out, 0, sizeof *out);
-    char idbuf[32];
-    snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
-    int rc = fm_store_find_run(st, idbuf, &out->run, err);
+    int rc = fm_store_get_run(st, run_id, &out->run, err);
     if (rc)
         return rc;
     fm_device_info *devs = NULL;

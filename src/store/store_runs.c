@@ -363,6 +363,13 @@ int fm_store_find_run(fm_store *st, const char *id_or_name, fm_run *out, fm_erro
     return rc;
 }
 
+int fm_store_get_run(fm_store *st, int64_t run_id, fm_run *out, fm_error *err)
+{
+    char id_text[32];
+    snprintf(id_text, sizeof id_text, "%lld", (long long)run_id);
+    return fm_store_find_run(st, id_text, out, err);
+}
+
 int fm_store_list_runs(fm_store *st, fm_run **out, size_t *count, fm_error *err)
 {
     *out = NULL;
