@@ -167,11 +167,9 @@ static int parse_args(int argc, char **argv, mark_args *a)
 /* Turns the arguments into a marker; 0 or an exit code. */
 static int build_marker(const mark_args *a, fm_marker *m)
 {
-    memset(m, 0, sizeof *m);
+    fm_marker_init(m, 0);
     m->tokens = a->tokens;
-    m->request = -1;
     m->gpu = a->gpu;
-    m->energy_j = NAN;
     if (a->start && a->end) {
         fm_cli_error("mark", "--start and --end exclude each other");
         return FM_EXIT_USAGE;

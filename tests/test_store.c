@@ -147,7 +147,11 @@ static void test_round_trip(void **state)
         e.energy_j = 500.0 + k;
         add_or_fail(st, id, 1, &e);
     }
-    fm_marker m = {.t_ns = 30 * MS, .tokens = -1, .request = 7, .gpu = -1, .energy_j = NAN};
+    fm_marker m;
+    fm_marker_init(&m, 30 * MS); /* nothing known: -1, -1, all GPUs, NAN */
+    assert_true(m.t_ns == 30 * MS && m.tokens == -1 && m.request == -1 && m.gpu == -1);
+    assert_true(isnan(m.energy_j) && m.kind[0] == '\0' && m.name[0] == '\0');
+    m.request = 7;
     snprintf(m.kind, sizeof m.kind, "start");
     snprintf(m.name, sizeof m.name, "prefill");
     assert_int_equal(fm_store_add_marker(st, id, &m, &err), FM_OK);

@@ -99,6 +99,9 @@ typedef struct fm_marker {
     double
         energy_j; /* energy measured by an external tool for this marker (imports); NAN if none */
 } fm_marker;
+/* A marker at t_ns with nothing else known: empty kind and name, tokens
+ * and request -1, gpu -1 (all GPUs), energy_j NAN. */
+void fm_marker_init(fm_marker *m, int64_t t_ns);
 int fm_store_add_marker(fm_store *st, int64_t run_id, const fm_marker *m, fm_error *err);
 
 /* Free-form run metadata (key/value text): interval statistics, jitter,

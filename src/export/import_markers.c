@@ -280,12 +280,9 @@ int fm_import_markers_csv(const char *data, size_t len, const char *name, fm_mar
             goto fail;
         }
         fm_marker m;
-        memset(&m, 0, sizeof m);
-        m.t_ns = start_ns;
+        fm_marker_init(&m, start_ns);
         snprintf(m.kind, sizeof m.kind, "start");
         snprintf(m.name, sizeof m.name, "%s", phase);
-        m.tokens = -1;
-        m.request = -1;
         for (int g = 0; g < (cols.gpus ? cols.gpus : 1); g++) {
             double mj = NAN;
             if (cols.gpus && parse_double(field(&r, (size_t)cols.energy[g]), &mj)) {

@@ -122,12 +122,7 @@ static int apply_verb(const char *verb, const char *arg, fm_marker *m, fm_error 
 int fm_marker_parse_line(const char *line, int64_t receipt_ns, fm_marker *out, int *t_ns_given,
                          fm_error *err)
 {
-    memset(out, 0, sizeof *out);
-    out->t_ns = receipt_ns;
-    out->tokens = -1;
-    out->request = -1;
-    out->gpu = -1;
-    out->energy_j = NAN;
+    fm_marker_init(out, receipt_ns);
     *t_ns_given = 0;
 
     size_t len = strlen(line);

@@ -296,14 +296,10 @@ static void queue_marker(recorder *r, const fm_marker *m)
 static void queue_own_marker(recorder *r, const char *name, int gpu, int64_t t_ns)
 {
     fm_marker m;
-    memset(&m, 0, sizeof m);
-    m.t_ns = t_ns;
+    fm_marker_init(&m, t_ns);
     snprintf(m.kind, sizeof m.kind, "mark");
     snprintf(m.name, sizeof m.name, "%s", name);
-    m.tokens = -1;
-    m.request = -1;
     m.gpu = gpu;
-    m.energy_j = NAN;
     fm_rec_writer_push_marker(&r->writer, &m);
     r->res->markers++;
 }

@@ -19,6 +19,16 @@ void fm_run_init(fm_run *run)
     run->status = FM_RUN_RECORDING;
 }
 
+void fm_marker_init(fm_marker *m, int64_t t_ns)
+{
+    memset(m, 0, sizeof *m);
+    m->t_ns = t_ns;
+    m->tokens = -1;
+    m->request = -1;
+    m->gpu = -1;
+    m->energy_j = NAN;
+}
+
 const char *fm_run_status_name(fm_run_status s)
 {
     switch (s) {
