@@ -63,6 +63,11 @@ static json_t *json_text_or_null(const char *text)
     return text && *text ? json_string(text) : json_null();
 }
 
+static json_t *json_source_or_null(fm_source source)
+{
+    return source == FM_SRC_NONE ? json_null() : json_string(fm_source_name(source));
+}
+
 /* ---- run ---- */
 
 static double run_duration_s(const show_context *c)
@@ -353,17 +358,11 @@ static json_t *power_json(const show_context *c)
         json_object_set_new(o, "gpu", json_integer(i));
         json_object_set_new(o, "duration_s", fm_cli_json_real(g->duration_s));
         json_object_set_new(o, "energy_j", fm_cli_json_real(g->energy_j));
-        json_object_set_new(o, "energy_source",
-                            g->energy_source == FM_SRC_NONE
-                                ? json_null()
-                                : json_string(fm_source_name(g->energy_source)));
+        json_object_set_new(o, "energy_source", json_source_or_null(g->energy_source));
         json_object_set_new(o, "avg_power_w", fm_cli_json_real(g->avg_power_w));
         json_object_set_new(o, "peak_power_w", fm_cli_json_real(g->peak_power_w));
         json_object_set_new(o, "power_cv", fm_cli_json_real(g->power_cv));
-        json_object_set_new(o, "power_source",
-                            g->power_source == FM_SRC_NONE
-                                ? json_null()
-                                : json_string(fm_source_name(g->power_source)));
+        json_object_set_new(o, "power_source", json_source_or_null(g->power_source));
         json_object_set_new(o, "sensor_period_s", fm_cli_json_real(g->sensor_period_s));
         json_object_set_new(o, "counter_period_s", fm_cli_json_real(g->counter_period_s));
         json_object_set_new(o, "max_rise_w_per_s", fm_cli_json_real(g->max_rise_w_per_s));
