@@ -295,9 +295,11 @@ static int64_t column_int64_or(sqlite3_stmt *stmt, int col, int64_t missing)
     return sqlite3_column_int64(stmt, col);
 }
 
-/* Fills a run from a row of RUN_COLUMNS and applies the stale-writer rule. */
-static void run_from_row(sqlite3_stmt *stmt, fm_run *run)
+/* Fills a run (an fm_run) from a row of RUN_COLUMNS and applies the
+ * stale-writer rule. */
+static void run_from_row(sqlite3_stmt *stmt, void *item)
 {
+    fm_run *run = item;
     fm_run_init(run);
     run->id = sqlite3_column_int64(stmt, 0);
     copy_text(stmt, 1, run->name, sizeof run->name);
@@ -320,6 +322,44 @@ static void run_from_row(sqlite3_stmt *stmt, fm_run *run)
     copy_text(stmt, 17, run->writer_boot_id, sizeof run->writer_boot_id);
     if (fm_store_run_is_stale(run))
         run->status = FM_RUN_INCOMPLETE;
+}
+
+/* Reads every remaining row of stmt into a malloc'ed array of items of
+ * item_size bytes, each filled by from_row, and finalizes stmt. Messages:
+ * "<path>: out of memory <oom_what>", or the database's error while
+ * <fail_what>. On success *items (NULL when there are no rows) and *count. */
+static int read_rows(fm_store *st, sqlite3_stmt *stmt, size_t item_size,
+                     void (*from_row)(sqlite3_stmt *stmt, void *item), const char *oom_what,
+                     const char *fail_what, void **items, size_t *count, fm_error *err)
+{
+    char *array = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t new_cap = cap ? cap * 2 : 16;
+            char *grown = realloc(array, new_cap * item_size);
+            if (!grown) {
+                free(array);
+                sqlite3_finalize(stmt);
+                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory %s", st->path, oom_what);
+            }
+            array = grown;
+            cap = new_cap;
+        }
+        from_row(stmt, array + n * item_size);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = fm_store_fail(st, err, fail_what);
+        free(array);
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    *items = array;
+    *count = n;
+    return FM_OK;
 }
 
 /* A whole decimal number (optionally negative), nothing else. */
@@ -391,36 +431,18 @@ int fm_store_list_runs(fm_store *st, fm_run **out, size_t *count, fm_error *err)
     rc = prepare_once(st, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC", &stmt, err);
     if (rc)
         return rc;
-    fm_run *runs = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t new_cap = cap ? cap * 2 : 16;
-            fm_run *grown = realloc(runs, new_cap * sizeof *grown);
-            if (!grown) {
-                free(runs);
-                sqlite3_finalize(stmt);
-                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory listing runs", st->path);
-            }
-            runs = grown;
-            cap = new_cap;
-        }
-        run_from_row(stmt, &runs[n++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = fm_store_fail(st, err, "listing runs");
-        free(runs);
-        sqlite3_finalize(stmt);
-        return rc;
-    }
-    sqlite3_finalize(stmt);
-    *out = runs;
-    *count = n;
-    return FM_OK;
+    void *runs = NULL;
+    rc = read_rows(st, stmt, sizeof **out, run_from_row, "listing runs", "listing runs", &runs,
+                   count, err);
+    if (rc == FM_OK)
+        *out = runs;
+    return rc;
 }
 
-static void device_from_row(sqlite3_stmt *stmt, fm_device_info *dev)
+/* Fills an fm_device_info from a row of fm_store_load_devices' query. */
+static void device_from_row(sqlite3_stmt *stmt, void *item)
 {
+    fm_device_info *dev = item;
     memset(dev, 0, sizeof *dev);
     dev->index = sqlite3_column_int(stmt, 0);
     copy_text(stmt, 1, dev->name, sizeof dev->name);
@@ -449,32 +471,12 @@ int fm_store_load_devices(fm_store *st, int64_t run_id, fm_device_info **out, si
     if (rc)
         return rc;
     sqlite3_bind_int64(stmt, 1, run_id);
-    fm_device_info *devs = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t new_cap = cap ? cap * 2 : 8;
-            fm_device_info *grown = realloc(devs, new_cap * sizeof *grown);
-            if (!grown) {
-                free(devs);
-                sqlite3_finalize(stmt);
-                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading devices", st->path);
-            }
-            devs = grown;
-            cap = new_cap;
-        }
-        device_from_row(stmt, &devs[n++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = fm_store_fail(st, err, "loading devices");
-        free(devs);
-        sqlite3_finalize(stmt);
-        return rc;
-    }
-    sqlite3_finalize(stmt);
-    *out = devs;
-    *count = n;
-    return FM_OK;
+    void *devs = NULL;
+    rc = read_rows(st, stmt, sizeof **out, device_from_row, "loading devices", "loading devices",
+                   &devs, count, err);
+    if (rc == FM_OK)
+        *out = devs;
+    return rc;
 }
 
 int fm_store_load_backend_info(fm_store *st, int64_t run_id, fm_backend_info *out, fm_error *err)
@@ -505,8 +507,10 @@ int fm_store_load_backend_info(fm_store *st, int64_t run_id, fm_backend_info *ou
     return rc;
 }
 
-static void marker_from_row(sqlite3_stmt *stmt, fm_marker *m)
+/* Fills an fm_marker from a row of fm_store_load_markers' query. */
+static void marker_from_row(sqlite3_stmt *stmt, void *item)
 {
+    fm_marker *m = item;
     memset(m, 0, sizeof *m);
     m->t_ns = sqlite3_column_int64(stmt, 0);
     copy_text(stmt, 1, m->kind, sizeof m->kind);
@@ -530,32 +534,12 @@ int fm_store_load_markers(fm_store *st, int64_t run_id, fm_marker **out, size_t 
     if (rc)
         return rc;
     sqlite3_bind_int64(stmt, 1, run_id);
-    fm_marker *marks = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t new_cap = cap ? cap * 2 : 32;
-            fm_marker *grown = realloc(marks, new_cap * sizeof *grown);
-            if (!grown) {
-                free(marks);
-                sqlite3_finalize(stmt);
-                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading markers", st->path);
-            }
-            marks = grown;
-            cap = new_cap;
-        }
-        marker_from_row(stmt, &marks[n++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = fm_store_fail(st, err, "loading markers");
-        free(marks);
-        sqlite3_finalize(stmt);
-        return rc;
-    }
-    sqlite3_finalize(stmt);
-    *out = marks;
-    *count = n;
-    return FM_OK;
+    void *marks = NULL;
+    rc = read_rows(st, stmt, sizeof **out, marker_from_row, "loading markers", "loading markers",
+                   &marks, count, err);
+    if (rc == FM_OK)
+        *out = marks;
+    return rc;
 }
 
 int fm_store_delete_run(fm_store *st, int64_t run_id, fm_error *err)
@@ -595,6 +579,14 @@ int fm_store_delete_run(fm_store *st, int64_t run_id, fm_error *err)
     return fm_store_commit(st, err);
 }
 
+/* Fills an fm_meta_entry from a (key, value) row. */
+static void meta_from_row(sqlite3_stmt *stmt, void *item)
+{
+    fm_meta_entry *entry = item;
+    copy_text(stmt, 0, entry->key, sizeof entry->key);
+    copy_text(stmt, 1, entry->value, sizeof entry->value);
+}
+
 int fm_store_list_meta(fm_store *st, int64_t run_id, fm_meta_entry **out, size_t *count,
                        fm_error *err)
 {
@@ -606,32 +598,10 @@ int fm_store_list_meta(fm_store *st, int64_t run_id, fm_meta_entry **out, size_t
     if (rc)
         return rc;
     sqlite3_bind_int64(stmt, 1, run_id);
-    fm_meta_entry *entries = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = fm_store_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t new_cap = cap ? cap * 2 : 32;
-            fm_meta_entry *grown = realloc(entries, new_cap * sizeof *grown);
-            if (!grown) {
-                free(entries);
-                sqlite3_finalize(stmt);
-                return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory loading metadata", st->path);
-            }
-            entries = grown;
-            cap = new_cap;
-        }
-        copy_text(stmt, 0, entries[n].key, sizeof entries[n].key);
-        copy_text(stmt, 1, entries[n].value, sizeof entries[n].value);
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        rc = fm_store_fail(st, err, "loading run metadata");
-        free(entries);
-        sqlite3_finalize(stmt);
-        return rc;
-    }
-    sqlite3_finalize(stmt);
-    *out = entries;
-    *count = n;
-    return FM_OK;
+    void *entries = NULL;
+    rc = read_rows(st, stmt, sizeof **out, meta_from_row, "loading metadata",
+                   "loading run metadata", &entries, count, err);
+    if (rc == FM_OK)
+        *out = entries;
+    return rc;
 }
