@@ -4,6 +4,7 @@
  * arguments and calls fm_econ_run; output format in
  * docs/ECONOMIC_ANALYSIS.md. */
 #include "cli.h"
+#include "common_opts.h"
 
 #include "firmus/econ.h"
 
@@ -42,14 +43,10 @@ static void cost_usage(FILE *out)
 /* Parses a finite number or fails with a usage message. */
 static int parse_number(const char *flag, const char *text, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v)) {
+    if (fm_cli_parse_double(text, -INFINITY, out) != 0) {
         fm_cli_error("cost", "%s needs a number, not '%s'", flag, text);
         return FM_ERR_USAGE;
     }
-    *out = v;
     return FM_OK;
 }
 

@@ -4,6 +4,7 @@
  * named by FIRMUS_MARK_SOCKET. The line
  * carries this process's CLOCK_MONOTONIC time (t_ns=). */
 #include "cli.h"
+#include "common_opts.h"
 #include "firmus/record.h"
 
 #include <errno.h>
@@ -36,22 +37,11 @@ static void usage(FILE *out)
                  "Protocol and examples for other languages: docs/MARKERS.md.\n");
 }
 
-static int parse_count(const char *text, int64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Writes the whole line in one write() (atomic on a pipe up to PIPE_BUF). */
 static int send_to_fd(const char *fd_text, const char *line, size_t len)
 {
     int64_t fd = -1;
-    if (parse_count(fd_text, &fd) != 0 || fd > 1000000) {
+    if (fm_cli_parse_int64(fd_text, 0, &fd) != 0 || fd > 1000000) {
         fm_cli_error("mark", "%s='%s' is not a file descriptor", FM_MARK_ENV_FD, fd_text);
         return -1;
     }
@@ -92,7 +82,7 @@ static int fd_is_pipe(const char *fd_text)
 {
     int64_t fd = -1;
     struct stat st;
-    return parse_count(fd_text, &fd) == 0 && fd <= 1000000 && fstat((int)fd, &st) == 0 &&
+    return fm_cli_parse_int64(fd_text, 0, &fd) == 0 && fd <= 1000000 && fstat((int)fd, &st) == 0 &&
            S_ISFIFO(st.st_mode);
 }
 
@@ -131,7 +121,7 @@ static int parse_args(int argc, char **argv, mark_args *a)
         case 't':
         case 'r':
         case 'g':
-            if (parse_count(optarg, &v) != 0) {
+            if (fm_cli_parse_int64(optarg, 0, &v) != 0) {
                 fm_cli_error("mark", "--%s needs a non-negative integer, not '%s'",
                              c == 't'   ? "tokens"
                              : c == 'r' ? "request"

@@ -3,6 +3,7 @@
  * measuring a real workload). Parses arguments and calls fm_record_run and
  * fm_econ_qualify_run; output format in docs/ECONOMIC_ANALYSIS.md. */
 #include "cli.h"
+#include "common_opts.h"
 
 #include "firmus/econ.h"
 #include "firmus/record.h"
@@ -107,10 +108,7 @@ static int parse_args(int argc, char **argv, qualify_args *a)
             a->policy = optarg;
             break;
         case OPT_RESOLUTION:
-            errno = 0;
-            a->resolution_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end ||
-                !(a->resolution_s >= 0 && a->resolution_s <= 60)) {
+            if (fm_cli_parse_double(optarg, 0, &a->resolution_s) != 0 || a->resolution_s > 60) {
                 fm_cli_error("qualify", "--resolution needs seconds in [0, 60], not '%s'", optarg);
                 return FM_ERR_USAGE;
             }
@@ -141,9 +139,8 @@ static int parse_args(int argc, char **argv, qualify_args *a)
             break;
         case OPT_SEED:
         case OPT_SIM_GPUS: {
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < (c == OPT_SEED ? 0 : 1) ||
+            int64_t v;
+            if (fm_cli_parse_int64(optarg, c == OPT_SEED ? 0 : 1, &v) != 0 ||
                 (c == OPT_SIM_GPUS && v > 1024)) {
                 fm_cli_error("qualify", "--%s needs a whole number, not '%s'",
                              c == OPT_SEED ? "seed" : "sim-gpus", optarg);

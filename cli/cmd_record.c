@@ -4,6 +4,7 @@
  * recorder is src/record/. Options: `firmus record --help`,
  * docs/RECORDING.md. */
 #include "cli.h"
+#include "common_opts.h"
 #include "record_export.h"
 #include "firmus/metrics.h"
 #include "firmus/record.h"
@@ -81,27 +82,19 @@ typedef struct record_args {
 
 static int parse_double(const char *opt, const char *text, double min, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v) || v < min) {
+    if (fm_cli_parse_double(text, min, out) != 0) {
         fm_cli_error("record", "--%s needs a number >= %g, not '%s'", opt, min, text);
         return -1;
     }
-    *out = v;
     return 0;
 }
 
 static int parse_int64(const char *opt, const char *text, int64_t min, int64_t *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < min) {
+    if (fm_cli_parse_int64(text, min, out) != 0) {
         fm_cli_error("record", "--%s needs an integer >= %" PRId64 ", not '%s'", opt, min, text);
         return -1;
     }
-    *out = v;
     return 0;
 }
 

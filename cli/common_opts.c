@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,6 +39,28 @@ int fm_cli_parse_u64(const char *text, uint64_t *out)
     if (errno || *end)
         return -1;
     *out = (uint64_t)v;
+    return 0;
+}
+
+int fm_cli_parse_int64(const char *text, int64_t min, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int fm_cli_parse_double(const char *text, double min, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min)
+        return -1;
+    *out = v;
     return 0;
 }
 

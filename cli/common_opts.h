@@ -37,10 +37,15 @@ int fm_cli_backend_opts_check(const char *cmd, const fm_cli_backend_opts *o);
  * as the default. */
 void fm_cli_backend_options_help(FILE *out, const char *default_backend);
 
-/* Strict number parsers: the whole text must be a number in range. 0 on
- * success, -1 otherwise. */
+/* Strict number parsers: the whole text must be a number in range, with
+ * no overflow or underflow. 0 on success, -1 otherwise (*out untouched);
+ * the caller writes the error message. */
 int fm_cli_parse_int(const char *text, int min, int max, int *out);
 int fm_cli_parse_u64(const char *text, uint64_t *out);
+/* A decimal integer >= min. */
+int fm_cli_parse_int64(const char *text, int64_t min, int64_t *out);
+/* A finite number >= min (-INFINITY for no lower bound). */
+int fm_cli_parse_double(const char *text, double min, double *out);
 
 /* If argv[*i] is `--name value` or `--name=value`, sets *value, advances *i
  * past it and returns 1; returns 0 if it is not this option, and -1 (after
