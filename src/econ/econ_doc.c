@@ -26,43 +26,6 @@ int econ_doc_parse(const econ_doc *d, json_t **root)
     return FM_OK;
 }
 
-int econ_read_file(const char *path, char **text, fm_error *err)
-{
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fm_fail(err, FM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf)
-        return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory", path);
-    if (failed) {
-        free(buf);
-        return fm_fail(err, FM_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    *text = buf;
-    return FM_OK;
-}
-
 /* ---- the line scanner: walks already-valid JSON text ---- */
 
 static const char *skip_ws(const char *p)

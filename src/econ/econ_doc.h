@@ -19,9 +19,6 @@ typedef struct econ_doc {
 /* Parses text (duplicate keys rejected). Syntax errors: "label:line:col: ...". */
 int econ_doc_parse(const econ_doc *d, json_t **root);
 
-/* Reads a whole file into a malloc'ed NUL-terminated buffer. */
-int econ_read_file(const char *path, char **text, fm_error *err);
-
 /* Line (1-based) of the value at a key path such as "tiers[1].discount_percent"
  * in the text; the deepest part of the path that exists decides; 1 if none. */
 int econ_doc_line(const char *text, const char *path);

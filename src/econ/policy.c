@@ -7,6 +7,7 @@
 
 #include "econ/econ_builtin.h"
 #include "econ/econ_doc.h"
+#include "util/text_file.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -264,7 +265,7 @@ int fm_policy_parse(const char *text, const char *label, fm_policy *out, fm_erro
 int fm_policy_load_file(const char *path, fm_policy *out, fm_error *err)
 {
     char *text;
-    int rc = econ_read_file(path, &text, err);
+    int rc = fm_read_text_file(path, &text, NULL, err);
     if (rc != FM_OK)
         return rc;
     rc = fm_policy_parse(text, path, out, err);

@@ -7,6 +7,7 @@
 #include "firmus/econ.h"
 
 #include "econ/econ_doc.h"
+#include "util/text_file.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -306,7 +307,7 @@ int fm_tariff_parse(const char *text, const char *label, fm_tariff *out, fm_erro
 int fm_tariff_load_file(const char *path, fm_tariff *out, fm_error *err)
 {
     char *text;
-    int rc = econ_read_file(path, &text, err);
+    int rc = fm_read_text_file(path, &text, NULL, err);
     if (rc != FM_OK)
         return rc;
     rc = fm_tariff_parse(text, path, out, err);

@@ -7,6 +7,7 @@
  * anchor). Bad lines are errors naming file and line; an unterminated,
  * incomplete last line is dropped and counted. */
 #include "import_common.h"
+#include "util/text_file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -283,50 +284,12 @@ fail:
     return rc;
 }
 
-/* Reads a whole file into memory (NUL-terminated); *len receives its size. */
-static int read_whole_file(const char *path, char **buf, size_t *len, fm_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fm_fail(err, FM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        size_t got = fread(b + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!b)
-        return fm_fail(err, FM_ERR_NOMEM, "%s: out of memory", path);
-    if (read_error) {
-        free(b);
-        return fm_fail(err, FM_ERR_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return FM_OK;
-}
-
 int fm_import_smi_file(const char *path, const fm_import_options *opt, fm_import_log *out,
                        fm_error *err)
 {
     char *buf;
     size_t len;
-    int rc = read_whole_file(path, &buf, &len, err);
+    int rc = fm_read_text_file(path, &buf, &len, err);
     if (rc)
         return rc;
     size_t i = 0;
@@ -344,7 +307,7 @@ int fm_import_markers_file(const char *path, fm_marker **out, size_t *count, fm_
 {
     char *buf;
     size_t len;
-    int rc = read_whole_file(path, &buf, &len, err);
+    int rc = fm_read_text_file(path, &buf, &len, err);
     if (rc)
         return rc;
     rc = fm_import_markers_csv(buf, len, path, out, count, err);
