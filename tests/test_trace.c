@@ -139,6 +139,12 @@ static void test_stats_and_percentile(void **state)
     assert_true(fabs(fm_percentile(v, 8, 50) - 4.5) < 1e-12);
     assert_true(fm_percentile(v, 8, 100) == 9.0);
     assert_true(isnan(fm_percentile(v, 0, 50)));
+    /* Integer median: the upper one, input left as it was. */
+    int64_t gaps[] = {40, 10, 30, 20};
+    assert_int_equal(fm_median_i64(gaps, 4), 30);
+    assert_int_equal(fm_median_i64(gaps, 3), 30); /* {10, 30, 40} */
+    assert_int_equal(fm_median_i64(gaps, 0), 0);
+    assert_true(gaps[0] == 40 && gaps[1] == 10 && gaps[2] == 30 && gaps[3] == 20);
     fm_series_free(&s);
 }
 

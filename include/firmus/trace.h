@@ -69,6 +69,9 @@ fm_stats fm_series_stats(const fm_series *s, int64_t t0_ns, int64_t t1_ns);
 
 /* p-th percentile (0..100) of an array (copied; input untouched). NAN if n == 0. */
 double fm_percentile(const double *v, size_t n, double p);
+/* Median of an array of integers (copied; input untouched): the upper one,
+ * v[n/2] once sorted. 0 if n == 0 or out of memory. */
+int64_t fm_median_i64(const int64_t *v, size_t n);
 
 #ifdef __cplusplus
 }

@@ -91,8 +91,7 @@ int64_t fm_series_update_period_ns(const fm_series *s)
         if (gaps) {
             for (size_t i = 0; i < n; i++)
                 gaps[i] = changes.t_ns[i + 1] - changes.t_ns[i];
-            qsort(gaps, n, sizeof *gaps, compare_i64);
-            period = gaps[n / 2];
+            period = fm_median_i64(gaps, n);
             free(gaps);
         }
     }
@@ -265,6 +264,20 @@ static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+int64_t fm_median_i64(const int64_t *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int64_t *copy = malloc(n * sizeof *copy);
+    if (!copy)
+        return 0;
+    memcpy(copy, v, n * sizeof *copy);
+    qsort(copy, n, sizeof *copy, compare_i64);
+    int64_t median = copy[n / 2];
+    free(copy);
+    return median;
 }
 
 double fm_percentile(const double *v, size_t n, double p)

@@ -10,12 +10,6 @@
 
 #define NS_PER_S 1e9
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Stdev of the interval between consecutive samples, in ms. */
 static double interval_jitter_ms(const fm_series *s)
 {
@@ -60,14 +54,7 @@ static void measure_gaps(const fm_series *s, fm_gpu_data *gd)
     for (size_t i = 0; i < m; i++)
         if (d[i] > largest)
             largest = d[i];
-    int64_t med = 0;
-    int64_t *c = malloc(m * sizeof *c);
-    if (c) {
-        memcpy(c, d, m * sizeof *c);
-        qsort(c, m, sizeof *c, cmp_i64);
-        med = c[m / 2];
-        free(c);
-    }
+    int64_t med = fm_median_i64(d, m);
     double gap = 0;
     for (size_t i = 0; i < m; i++)
         if (med > 0 && d[i] > 5 * med)
