@@ -80,6 +80,7 @@ static int decode_detected(const fm_series *power, int64_t *t0, int64_t *t1)
 {
     fm_phase_params params;
     fm_phase_params_default(&params);
+    params.idle_below_w = FM_IDLE_SEED_W; /* the seed's fixed threshold, as before */
     fm_segment *seg = NULL;
     size_t n = 0;
     fm_error ignored;
