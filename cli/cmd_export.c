@@ -37,7 +37,9 @@ static void usage(FILE *out)
             "  --platform NAME      gpu_platform (default: from the GPU name, e.g. H200)\n"
             "  --cooling TYPE       cooling_type (default: unknown)\n"
             "  --no-markers         phases from power only, even if the run has markers\n"
-            "  --idle-below W       idle below this power per GPU (default 100)\n"
+            "  --idle-below W|auto  idle below this power per GPU (default auto: the run's\n"
+            "                       idle level + max(20 W, 5 %% of the way to its busy\n"
+            "                       level), at least 100 W; a number is used as given)\n"
             "  --ramp-above W/S     ramp when rising faster (default 100)\n"
             "  --fall-below W/S     fall when falling faster, negative (default -100)\n"
             "  --min-segment S      shortest idle gap / busy blip kept (default 0.3)\n"
@@ -133,7 +135,10 @@ int fm_cmd_export(int argc, char **argv)
             po.ignore_markers = 1;
             break;
         case 'i':
-            bad = number("--idle-below", optarg, 0, &po.phases.idle_below_w);
+            if (!strcmp(optarg, "auto"))
+                po.phases.idle_below_w = NAN; /* derived from the run */
+            else
+                bad = number("--idle-below (W, or \"auto\")", optarg, 0, &po.phases.idle_below_w);
             break;
         case 'a':
             bad = number("--ramp-above", optarg, 0, &po.phases.ramp_above_w_per_s);

@@ -8,7 +8,6 @@
  *
  * usage: workflow3 [sim|nvml] [preset] [database]   (default: sim Qwen3-235B workflow3.db) */
 #include <firmus/firmus.h>
-#include <firmus/econ.h>
 
 #include <math.h>
 #include <stdio.h>

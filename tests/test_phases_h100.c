@@ -55,16 +55,21 @@ static void h100_free(h100_trace *t)
     fm_series_free(&t->energy);
 }
 
-/* Detects with an idle threshold of 200 W: this H100 idles at ~125 W with
- * a CUDA context open, above the seed's 100 W (set for H200, 50-75 W). */
+/* Detects with the automatic idle threshold: this H100 idles at ~125 W
+ * with a CUDA context open, above the seed's fixed 100 W (set for H200,
+ * 50-75 W), which would label all of it busy. */
 static fm_segment *detect(const fm_series *s, double window_s, size_t *n)
 {
     fm_phase_signal sig;
     fm_error err;
     assert_int_equal(fm_phase_signal_prepare_window(s, window_s, &sig, &err), FM_OK);
     fm_phase_params p;
-    fm_phase_params_default(&p);
-    p.idle_below_w = 200.0;
+    fm_phase_params_default(&p); /* idle threshold: automatic */
+    fm_idle_threshold idle;
+    assert_int_equal(fm_phases_idle_threshold(&sig, &p, &idle, &err), FM_OK);
+    print_message("%s\n", idle.source);
+    assert_true(idle.automatic && !idle.fallback);
+    assert_true(idle.threshold_w > 130.0 && idle.threshold_w < 200.0);
     fm_segment *seg;
     assert_int_equal(fm_phases_detect_signal(&sig, &p, &seg, n, &err), FM_OK);
     fm_phase_signal_free(&sig);
@@ -215,8 +220,16 @@ static void test_real_workload_vs_markers(void **state)
     assert_int_equal(nt, 13); /* idle, then 4 x (prefill, decode, idle) */
     fm_phase_params p;
     fm_phase_params_default(&p);
-    p.idle_below_w = 200.0; /* this H100 idles at ~120 W */
-    assert_int_equal(fm_phases_detect(&s, &p, &det, &nd, &err), FM_OK);
+    /* The automatic idle threshold (this H100 idles at ~120 W). */
+    fm_phase_signal sig;
+    assert_int_equal(fm_phase_signal_prepare(&s, &sig, &err), FM_OK);
+    fm_idle_threshold idle;
+    assert_int_equal(fm_phases_idle_threshold(&sig, &p, &idle, &err), FM_OK);
+    print_message("%s\n", idle.source);
+    assert_true(idle.automatic && !idle.fallback);
+    assert_true(fabs(idle.idle_level_w - 120.0) < 10.0);
+    assert_int_equal(fm_phases_detect_signal(&sig, &p, &det, &nd, &err), FM_OK);
+    fm_phase_signal_free(&sig);
     fm_phase_agreement ag;
     fm_phases_compare(det, nd, truth, nt, &ag);
     size_t prefills = 0, ramps = 0;

@@ -12,5 +12,8 @@
 #include "firmus/record.h"
 #include "firmus/metrics.h"
 #include "firmus/phases.h"
+#include "firmus/profile.h"
+#include "firmus/import.h"
+#include "firmus/econ.h"
 
 #endif

@@ -16,11 +16,14 @@ extern "C" {
 
 /* Thresholds (seed defaults) and robustness settings. */
 typedef struct fm_phase_params {
-    double idle_below_w;       /* 100 W */
+    double idle_below_w;       /* W; NAN = automatic (fm_phases_idle_threshold), the default;
+                                  a number is used as it is (the seed's was 100 W) */
     double ramp_above_w_per_s; /* 100 W/s */
     double fall_below_w_per_s; /* -100 W/s */
     double min_segment_s;      /* shortest segment kept */
     double smooth_s;           /* smoothing window applied to the deduplicated signal */
+    double idle_floor_w;       /* automatic threshold: never below this (the seed's 100 W) */
+    double idle_margin_min_w; /* automatic threshold: smallest margin above the idle level (20 W) */
 } fm_phase_params;
 void fm_phase_params_default(fm_phase_params *p);
 
@@ -79,6 +82,44 @@ int fm_phase_signal_prepare(const fm_series *power_w, fm_phase_signal *out, fm_e
 int fm_phase_signal_prepare_window(const fm_series *power_w, double window_s, fm_phase_signal *out,
                                    fm_error *err);
 void fm_phase_signal_free(fm_phase_signal *sig);
+
+/* ---- automatic idle threshold (docs/WORKLOAD_EXPORT_GUIDE.md) ----
+ * idle level I = time-weighted median of the smoothed power over the flat
+ * low stretches of the run (raw power within max(idle_margin_min_w / 4,
+ * 3 %) over +-0.5 s, and in the lower half between the 2nd and 95th
+ * percentiles); busy level B = 95th percentile of the smoothed power;
+ * threshold = max(idle_floor_w, min(I + margin, I + (B - I) / 2)) with
+ * margin = max(idle_margin_min_w, 5 % of (B - I)). Fallbacks: less than
+ * 1 s of flat low power (busy from start to end) -> idle_floor_w; no busy
+ * level at least 2 x idle_margin_min_w above I (an idle-only run) ->
+ * max(idle_floor_w, I + idle_margin_min_w). */
+#define FM_IDLE_SEED_W 100.0
+#define FM_IDLE_MARGIN_MIN_W 20.0
+#define FM_IDLE_MARGIN_FRAC 0.05
+#define FM_IDLE_MIN_FLAT_S 1.0
+
+typedef struct fm_idle_threshold {
+    double threshold_w;  /* the threshold used */
+    int automatic;       /* 1: derived from the run; 0: idle_below_w was given */
+    int fallback;        /* automatic, but no idle or no busy level found (see source) */
+    double idle_level_w; /* I; NAN when not derived */
+    double idle_s;       /* time in the flat low stretches, s */
+    double busy_w;       /* B (p95 of the smoothed power); NAN when not derived */
+    double margin_w;     /* threshold - I before the floor; NAN when not derived */
+    char source[256];    /* how it was derived, one line */
+} fm_idle_threshold;
+
+/* The rule alone: the threshold for an idle level, a busy level and the
+ * floor and smallest margin (the margin used goes to *margin_w if not
+ * NULL). Without a busy level 2 x margin_min_w above the idle level:
+ * max(floor, idle + margin_min). */
+double fm_idle_threshold_rule(double idle_level_w, double busy_w, double floor_w,
+                              double margin_min_w, double *margin_w);
+
+/* The idle threshold detection uses on `sig` with `p` (NULL = defaults):
+ * p->idle_below_w when it is a number, else derived as above. */
+int fm_phases_idle_threshold(const fm_phase_signal *sig, const fm_phase_params *p,
+                             fm_idle_threshold *out, fm_error *err);
 
 /* Characteristics of [start_ns, end_ns) of a prepared signal: energy of
  * the publications inside, extended to the edges by the phase's shape (flat

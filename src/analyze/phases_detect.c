@@ -18,6 +18,7 @@
  * Segments then tile the trace; characteristics come from
  * fm_segment_measure. */
 #include "firmus/phases.h"
+#include "phases_smooth.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -27,11 +28,13 @@
 
 void fm_phase_params_default(fm_phase_params *p)
 {
-    p->idle_below_w = 100.0;
+    p->idle_below_w = NAN; /* automatic */
     p->ramp_above_w_per_s = 100.0;
     p->fall_below_w_per_s = -100.0;
     p->min_segment_s = 0.3;
     p->smooth_s = 0.5;
+    p->idle_floor_w = FM_IDLE_SEED_W;
+    p->idle_margin_min_w = FM_IDLE_MARGIN_MIN_W;
 }
 
 /* Working state of one detection. */
@@ -70,29 +73,6 @@ static double median_range(detector *d, const double *v, size_t i0, size_t i1)
     memcpy(d->scratch, v + i0, m * sizeof *v);
     qsort(d->scratch, m, sizeof *v, cmp_double);
     return m % 2 ? d->scratch[m / 2] : 0.5 * (d->scratch[m / 2 - 1] + d->scratch[m / 2]);
-}
-
-/* Running median with half-width k points (shrinking at the ends). */
-static void running_median(detector *d, size_t k)
-{
-    const double *v = d->sig->v;
-    size_t n = d->sig->n;
-    double w[64];
-    for (size_t i = 0; i < n; i++) {
-        size_t lo = i >= k ? i - k : 0, hi = i + k + 1 < n ? i + k + 1 : n;
-        size_t m = hi - lo;
-        for (size_t j = 0; j < m; j++) {
-            /* insertion sort of a small window */
-            double x = v[lo + j];
-            size_t q = j;
-            while (q > 0 && w[q - 1] > x) {
-                w[q] = w[q - 1];
-                q--;
-            }
-            w[q] = x;
-        }
-        d->s[i] = m % 2 ? w[m / 2] : 0.5 * (w[m / 2 - 1] + w[m / 2]);
-    }
 }
 
 /* Sum of the raw values [i0, i1). */
@@ -882,13 +862,21 @@ static int detect_region(detector *d, const region *rg)
 int fm_phases_detect_signal(const fm_phase_signal *sig, const fm_phase_params *params,
                             fm_segment **out, size_t *count, fm_error *err)
 {
-    fm_phase_params defaults;
-    if (!params) {
-        fm_phase_params_default(&defaults);
-        params = &defaults;
-    }
+    fm_phase_params used;
+    if (params)
+        used = *params;
+    else
+        fm_phase_params_default(&used);
     *out = NULL;
     *count = 0;
+    if (!isfinite(used.idle_below_w)) { /* automatic: derived from this signal */
+        fm_idle_threshold idle;
+        int idle_rc = fm_phases_idle_threshold(sig, &used, &idle, err);
+        if (idle_rc)
+            return idle_rc;
+        used.idle_below_w = idle.threshold_w;
+    }
+    params = &used;
     detector d = {0};
     d.sig = sig;
     d.p = params;
@@ -900,11 +888,7 @@ int fm_phases_detect_signal(const fm_phase_signal *sig, const fm_phase_params *p
     int rc = FM_ERR_NOMEM;
     if (!d.s || !d.scratch)
         goto done;
-    double period_s = sig->period_ns > 0 ? (double)sig->period_ns / NS_PER_S : 0.1;
-    size_t k = (size_t)llround(params->smooth_s / (2.0 * period_s));
-    if (k > 15)
-        k = 15;
-    running_median(&d, k);
+    fm_phase_running_median(sig->v, sig->n, fm_phase_smooth_half_width(sig, params->smooth_s), d.s);
     if ((rc = find_regions(&d, &regions, &n_regions)))
         goto done;
     for (size_t i = 0; i < n_regions; i++)

@@ -72,7 +72,7 @@ static int decode_from_markers(const fm_marker *m, size_t n, int gpu, int64_t *t
 static int decode_detected(const fm_series *power, int64_t *t0, int64_t *t1)
 {
     fm_phase_params params;
-    fm_phase_params_default(&params);
+    fm_phase_params_default(&params); /* automatic idle threshold, as the profile export */
     fm_segment *seg = NULL;
     size_t n = 0;
     fm_error ignored;
@@ -92,6 +92,23 @@ static int decode_detected(const fm_series *power, int64_t *t0, int64_t *t1)
     return found;
 }
 
+/* The automatic idle threshold of phase detection for one GPU's power
+ * (docs/WORKLOAD_EXPORT_GUIDE.md, "Idle threshold"); the seed's 100 W when
+ * it cannot be derived. */
+static double idle_threshold_w(const fm_series *power)
+{
+    fm_phase_signal sig;
+    fm_idle_threshold th;
+    fm_error ignored;
+    double threshold_w = IDLE_BELOW_W;
+    if (fm_phase_signal_prepare(power, &sig, &ignored) != FM_OK)
+        return threshold_w;
+    if (fm_phases_idle_threshold(&sig, NULL, &th, &ignored) == FM_OK && !isnan(th.threshold_w))
+        threshold_w = th.threshold_w;
+    fm_phase_signal_free(&sig);
+    return threshold_w;
+}
+
 /* Measures one GPU's qualification window. */
 static int measure_gpu(const fm_series *power, const fm_marker *markers, size_t n_markers, int gpu,
                        const fm_policy *p, fm_power_window *w, fm_error *err)
@@ -106,8 +123,8 @@ static int measure_gpu(const fm_series *power, const fm_marker *markers, size_t 
     } else {
         t0 = power->t_ns[0];
         t1 = power->t_ns[power->n - 1];
-        exclude_w = IDLE_BELOW_W;
-        window = "whole run minus idle (< 100 W)";
+        exclude_w = idle_threshold_w(power);
+        window = "whole run minus idle (auto threshold)";
     }
     int rc = fm_power_window_stats(power, t0, t1, p->resolution_s, exclude_w, w, err);
     if (rc != FM_OK)

@@ -153,15 +153,33 @@ static int build_aggregate(fm_run_data *d, fm_error *err)
     return rc;
 }
 
-static int segment(const fm_phase_signal *sig, const fm_run_data *d, int gpu, double scale,
-                   const fm_profile_options *opt, fm_segment **seg, size_t *n, fm_error *err)
+/* The detection parameters for a signal of `scale` GPUs (thresholds per
+ * GPU x scale) with the idle threshold resolved on that signal. */
+static int resolve_params(const fm_phase_signal *sig, double scale, const fm_profile_options *opt,
+                          fm_phase_params *p, fm_idle_threshold *idle, fm_error *err)
 {
+    *p = opt->phases;
+    p->idle_below_w *= scale; /* NAN (automatic) stays NAN */
+    p->ramp_above_w_per_s *= scale;
+    p->fall_below_w_per_s *= scale;
+    p->idle_floor_w *= scale;
+    p->idle_margin_min_w *= scale;
+    int rc = fm_phases_idle_threshold(sig, p, idle, err);
+    if (rc == FM_OK)
+        p->idle_below_w = idle->threshold_w;
+    return rc;
+}
+
+static int segment(const fm_phase_signal *sig, const fm_run_data *d, int gpu, double scale,
+                   const fm_profile_options *opt, fm_segment **seg, size_t *n,
+                   fm_idle_threshold *idle, fm_error *err)
+{
+    fm_phase_params p;
+    int rc = resolve_params(sig, scale, opt, &p, idle, err);
+    if (rc)
+        return rc;
     if (d->from_markers)
         return fm_phases_from_markers_signal(sig, d->markers, d->n_markers, gpu, seg, n, err);
-    fm_phase_params p = opt->phases;
-    p.idle_below_w *= scale;
-    p.ramp_above_w_per_s *= scale;
-    p.fall_below_w_per_s *= scale;
     return fm_phases_detect_signal(sig, &p, seg, n, err);
 }
 
@@ -208,17 +226,17 @@ int fm_run_data_load(fm_store *st, int64_t run_id, const fm_profile_options *opt
         !opt->ignore_markers && fm_markers_have_phases(out->markers, out->n_markers);
     for (int g = 0; g < out->gpus; g++)
         if ((rc = segment(&out->gpu[g].sig, out, g, 1.0, opt, &out->gpu[g].seg, &out->gpu[g].n_seg,
-                          err)))
+                          &out->gpu[g].idle, err)))
             goto fail;
     if ((rc = segment(&out->agg, out, -1, (double)out->gpus, opt, &out->agg_seg, &out->n_agg_seg,
-                      err)))
+                      &out->agg_idle, err)))
         goto fail;
     if (out->from_markers) {
         /* How far power-only detection is from the markers (aggregate). */
-        fm_phase_params p = opt->phases;
-        p.idle_below_w *= out->gpus;
-        p.ramp_above_w_per_s *= out->gpus;
-        p.fall_below_w_per_s *= out->gpus;
+        fm_phase_params p;
+        fm_idle_threshold idle;
+        if ((rc = resolve_params(&out->agg, (double)out->gpus, opt, &p, &idle, err)))
+            goto fail;
         fm_segment *det = NULL;
         size_t n_det = 0;
         if (fm_phases_detect_signal(&out->agg, &p, &det, &n_det, err) == FM_OK) {

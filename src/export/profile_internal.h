@@ -22,6 +22,7 @@ typedef struct fm_gpu_data {
     fm_phase_signal sig;
     fm_segment *seg;
     size_t n_seg;
+    fm_idle_threshold idle; /* the idle threshold detection used (or would use) on sig */
 } fm_gpu_data;
 
 typedef struct fm_run_data {
@@ -31,6 +32,7 @@ typedef struct fm_run_data {
     fm_phase_signal agg; /* aggregate of all GPUs (empty if a GPU has no power) */
     fm_segment *agg_seg;
     size_t n_agg_seg;
+    fm_idle_threshold agg_idle; /* the idle threshold of the aggregate */
     fm_marker *markers;
     size_t n_markers;
     int from_markers;     /* 1: segments come from markers */

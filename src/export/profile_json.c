@@ -33,6 +33,8 @@ struct fm_profile {
     double energy_j;
     double decode_cv;
     char phase_source[16];
+    double idle_below_w;   /* idle threshold of the exported GPU, W */
+    char idle_source[320]; /* how it was derived */
     fm_phase_summary summary[FM_PHASE_COUNT];
     int thermal_ok;
     double tau_s;
@@ -631,9 +633,45 @@ static json_t *x_segments_json(const build_ctx *c)
     return segs;
 }
 
-static json_t *x_phases_json(const build_ctx *c)
+/* The idle threshold of the exported GPU: its own, or for the mean GPU
+ * the aggregate's divided by the GPU count. */
+static double exported_idle_w(const build_ctx *c, char *source, size_t cap)
+{
+    if (c->g != FM_PROFILE_GPU_MEAN) {
+        snprintf(source, cap, "%s", c->d.gpu[c->g].idle.source);
+        return c->d.gpu[c->g].idle.threshold_w;
+    }
+    snprintf(source, cap, "aggregate / %d GPUs; aggregate %s", c->d.gpus, c->d.agg_idle.source);
+    return c->d.agg_idle.threshold_w / c->d.gpus;
+}
+
+static json_t *detection_params_json(const build_ctx *c)
 {
     const fm_phase_params *pp = &c->opt.phases;
+    char source[320];
+    json_t *dp = json_object();
+    set(dp, "idle_below_setting",
+        isfinite(pp->idle_below_w) ? json_real(pp->idle_below_w) : json_string("auto"));
+    set(dp, "idle_below_w", jnum(exported_idle_w(c, source, sizeof source)));
+    set(dp, "idle_below_source", json_string(source));
+    json_t *per_gpu = json_array();
+    for (int k = 0; k < c->d.gpus; k++)
+        json_array_append_new(per_gpu, jnum(c->d.gpu[k].idle.threshold_w));
+    set(dp, "idle_below_w_per_gpu", per_gpu);
+    set(dp, "idle_below_w_aggregate", jnum(c->d.agg_idle.threshold_w));
+    set(dp, "idle_below_source_aggregate", json_string(c->d.agg_idle.source));
+    set(dp, "ramp_above_w_per_s", jnum(pp->ramp_above_w_per_s));
+    set(dp, "fall_below_w_per_s", jnum(pp->fall_below_w_per_s));
+    set(dp, "min_segment_s", jnum(pp->min_segment_s));
+    set(dp, "smooth_s", jnum(pp->smooth_s));
+    set(dp, "aggregate_scaling",
+        json_string("thresholds x GPU count; an automatic idle threshold is derived on each "
+                    "GPU's and on the aggregate's own power"));
+    return dp;
+}
+
+static json_t *x_phases_json(const build_ctx *c)
+{
     json_t *ph = json_object();
     set(ph, "source", json_string(c->d.from_markers ? "markers" : "detected"));
     set(ph, "contract_rule",
@@ -641,11 +679,7 @@ static json_t *x_phases_json(const build_ctx *c)
                     "avg/peak/stdev/cv/ramp rate over all segments of the type "
                     "(time-weighted); energy_joules = avg_power x (end_time - start_time). "
                     "Totals per type: x_firmus.phases.gpu_summary"));
-    set(ph, "detection_params",
-        json_pack("{sfsfsfsfsfss}", "idle_below_w", pp->idle_below_w, "ramp_above_w_per_s",
-                  pp->ramp_above_w_per_s, "fall_below_w_per_s", pp->fall_below_w_per_s,
-                  "min_segment_s", pp->min_segment_s, "smooth_s", pp->smooth_s, "aggregate_scaling",
-                  "thresholds x GPU count"));
+    set(ph, "detection_params", detection_params_json(c));
     set(ph, "gpu_summary", summary_json(c->s));
     fm_phase_summary as[FM_PHASE_COUNT];
     fm_phases_summarize(c->d.agg_seg, c->d.n_agg_seg, as);
@@ -797,6 +831,7 @@ static void fill_summary(const build_ctx *c, fm_profile *p)
     memcpy(p->summary, c->s, sizeof c->s);
     p->have_agreement = c->d.have_agreement;
     p->agreement = c->d.agreement;
+    p->idle_below_w = exported_idle_w(c, p->idle_source, sizeof p->idle_source);
 }
 
 int fm_profile_build(fm_store *st, int64_t run_id, const fm_profile_options *opt_in,
@@ -894,6 +929,8 @@ void fm_profile_print_summary(const fm_profile *p, FILE *out)
     if (p->thermal_ok)
         fprintf(out, "time constant %.1f s\n", p->tau_s);
     fprintf(out, "  phases (%s)\n", p->phase_source);
+    fprintf(out, "    detection idle threshold %.1f W per GPU: %s\n", p->idle_below_w,
+            p->idle_source);
     fprintf(out, "    %-8s %5s %10s %10s %10s %8s %12s %10s\n", "phase", "count", "time_s", "avg_W",
             "peak_W", "CV", "energy_J", "rate_W/s");
     for (int k = 0; k < FM_PHASE_COUNT; k++) {

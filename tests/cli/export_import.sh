@@ -102,6 +102,29 @@ grep -q "tier" "$tmp/err" || fail "no summary on stderr"
 # show has the profile section
 expect 0 "$FIRMUS_BIN" show --db "$db" synth
 grep -q "Workload profile" "$tmp/out" || fail "show lacks the profile section"
+grep -q "detection idle threshold 100.0 W per GPU: auto:" "$tmp/out" ||
+  fail "show lacks the idle threshold: $(grep -i idle "$tmp/out" | head -3)"
+
+# The idle threshold: automatic by default (this log idles at 65 W: the
+# seed's 100 W per GPU, 200 W for the 2-GPU aggregate), a number as given.
+python3 - "$tmp/p.json" <<'PY' || fail "automatic idle threshold not recorded"
+import json, sys
+dp = json.load(open(sys.argv[1]))["x_firmus"]["phases"]["detection_params"]
+assert dp["idle_below_setting"] == "auto", dp
+assert dp["idle_below_w"] == 100.0 and dp["idle_below_w_per_gpu"] == [100.0, 100.0], dp
+assert dp["idle_below_w_aggregate"] == 200.0, dp
+assert dp["idle_below_source"].startswith("auto: idle level 65.0 W"), dp["idle_below_source"]
+PY
+expect 0 "$FIRMUS_BIN" export --db "$db" synth --json "$tmp/p150.json" --idle-below 150
+python3 - "$tmp/p150.json" <<'PY' || fail "--idle-below 150 not used as given"
+import json, sys
+dp = json.load(open(sys.argv[1]))["x_firmus"]["phases"]["detection_params"]
+assert dp["idle_below_setting"] == 150.0 and dp["idle_below_w"] == 150.0, dp
+assert dp["idle_below_w_aggregate"] == 300.0, dp
+assert dp["idle_below_source"].startswith("fixed"), dp
+PY
+expect 2 "$FIRMUS_BIN" export --db "$db" synth --json "$tmp/x.json" --idle-below lots
+grep -q "auto" "$tmp/err" || fail "--idle-below error does not mention auto: $(cat "$tmp/err")"
 
 # Auto-export after `firmus record` (sim, virtual time): on by default into
 # workload_profiles/ beside the store; --export-dir; --no-export.
