@@ -87,10 +87,8 @@ static void get_run(fixture *f, int64_t run_id, fm_run *run)
 {
     fm_store *st = NULL;
     fm_error err = {0};
-    char id[32];
-    snprintf(id, sizeof id, "%lld", (long long)run_id);
     assert_int_equal(fm_store_open(f->db, &st, &err), FM_OK);
-    assert_int_equal(fm_store_find_run(st, id, run, &err), FM_OK);
+    assert_int_equal(fm_store_get_run(st, run_id, run, &err), FM_OK);
     fm_store_close(st);
 }
 
