@@ -3,6 +3,7 @@
  * only; the work is fm_profile_build / fm_profile_write_json /
  * fm_trace_write_csv (docs/WORKLOAD_EXPORT_GUIDE.md). */
 #include "cli.h"
+#include "common_opts.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -52,13 +53,10 @@ static void usage(FILE *out)
 
 static int number(const char *opt, const char *text, double min, double *out)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (*text == '\0' || *end != '\0' || !isfinite(v) || v < min) {
+    if (fm_cli_parse_double(text, min, out) != 0) {
         fm_cli_error("export", "%s wants a number >= %g, not '%s'", opt, min, text);
         return -1;
     }
-    *out = v;
     return 0;
 }
 

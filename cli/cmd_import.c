@@ -3,6 +3,7 @@
  * start, runtime, per-GPU NVML energy). Argument parsing only; the work is
  * in src/export/import_*.c (docs/WORKLOAD_EXPORT_GUIDE.md). */
 #include "cli.h"
+#include "common_opts.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -105,8 +106,8 @@ static int parse_args(int argc, char **argv, import_args *a, int *code)
             }
             break;
         case 'i':
-            a->opt.interval_s = strtod(optarg, &end);
-            if (*optarg == '\0' || *end || !(a->opt.interval_s > 0) || a->opt.interval_s > 3600) {
+            if (fm_cli_parse_double(optarg, 0, &a->opt.interval_s) != 0 ||
+                !(a->opt.interval_s > 0) || a->opt.interval_s > 3600) {
                 fm_cli_error("import", "--interval wants seconds > 0, not '%s'", optarg);
                 return *code = FM_EXIT_USAGE, -1;
             }

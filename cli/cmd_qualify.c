@@ -125,7 +125,8 @@ static int parse_args(int argc, char **argv, qualify_args *a)
         case OPT_DURATION:
             errno = 0;
             a->duration_s = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(a->duration_s > 0)) {
+            if (errno || end == optarg || *end || !(a->duration_s > 0) ||
+                !isfinite(a->duration_s)) {
                 fm_cli_error("qualify", "--duration needs seconds > 0, not '%s'", optarg);
                 return FM_ERR_USAGE;
             }

@@ -6,6 +6,7 @@
  * `sections` table below: a new section is a text function, a JSON
  * function and one line in that table. */
 #include "cli.h"
+#include "common_opts.h"
 #include "cli_format.h"
 #include "show_profile.h"
 
@@ -588,9 +589,8 @@ static int parse_count(const char *text, int64_t *out)
 
 static int parse_positive(const char *text, double *out)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (*text == '\0' || *end != '\0' || !(v > 0) || isinf(v))
+    double v;
+    if (fm_cli_parse_double(text, 0, &v) != 0 || !(v > 0))
         return 0;
     *out = v;
     return 1;

@@ -135,6 +135,10 @@ assert abs(p["total_per_month"] - (p["energy_cost_per_month_discounted"] + dem["
 assert 0 < j["rental"]["energy_share_of_rental"] < 0.1
 EOF
 
+# ---- bad durations are usage errors (inf, underflow, negative) ----
+expect 2 "$bin" qualify --backend sim --duration inf
+expect 2 "$bin" qualify --backend sim --duration -3
+
 # ---- qualify -- CMD (the simulator runs in real time with a command) ----
 expect 0 "$bin" qualify --backend sim --preset GPT-OSS-20B --duration 5 --json -- sleep 30
 cp "$tmp/out" "$tmp/q.json"

@@ -33,6 +33,7 @@ expect_exit "ls bad flag" 2 "$FIRMUS_BIN" ls --bogus
 expect_exit "show without RUN" 2 "$FIRMUS_BIN" show --db "$tmp/x.db"
 expect_exit "show --tokens abc" 2 "$FIRMUS_BIN" show 1 --tokens abc
 expect_exit "show --tokens-per-query 0" 2 "$FIRMUS_BIN" show 1 --tokens-per-query 0
+expect_exit "show --tokens-per-query 1e-310 (underflow)" 2 "$FIRMUS_BIN" show 1 --tokens-per-query 1e-310
 
 # ---- missing and malformed stores ----
 expect_exit "ls missing store" 1 "$FIRMUS_BIN" ls --db "$tmp/none.db"
