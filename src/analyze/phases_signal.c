@@ -10,12 +10,6 @@
 
 #define NS_PER_S 1e9
 
-static int compare_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median interval between consecutive non-missing samples. */
 static int64_t median_poll_ns(const fm_series *s)
 {
@@ -35,11 +29,7 @@ static int64_t median_poll_ns(const fm_series *s)
         prev = s->t_ns[i];
         have_prev = 1;
     }
-    int64_t med = 0;
-    if (m > 0) {
-        qsort(d, m, sizeof *d, compare_i64);
-        med = d[m / 2];
-    }
+    int64_t med = fm_median_i64(d, m); /* 0 when m == 0 */
     free(d);
     return med;
 }
