@@ -214,14 +214,24 @@ static int aggregate_power(fm_store *st, const fm_run *run, fm_series *sum, fm_e
     return rc;
 }
 
-/* Mean aggregate power over the idle samples (all GPUs below 100 W), or
- * NAN when the run has fewer than 10 of them. */
+/* Mean aggregate power over the idle samples, or NAN when the run has
+ * fewer than 10 of them. Idle: the node's mean power per GPU is below the
+ * automatic idle threshold of that mean (as phase detection derives it). */
 static double idle_power_w(const fm_series *sum, int gpus)
 {
+    fm_series per_gpu;
+    fm_series_init(&per_gpu);
+    for (size_t k = 0; k < sum->n; k++)
+        if (fm_series_push(&per_gpu, sum->t_ns[k], sum->v[k] / gpus) != FM_OK) {
+            fm_series_free(&per_gpu);
+            return NAN;
+        }
+    double below_w = idle_threshold_w(&per_gpu) * gpus;
+    fm_series_free(&per_gpu);
     double total = 0;
     size_t n = 0;
     for (size_t k = 0; k < sum->n; k++)
-        if (!isnan(sum->v[k]) && sum->v[k] < IDLE_BELOW_W * gpus) {
+        if (!isnan(sum->v[k]) && sum->v[k] < below_w) {
             total += sum->v[k];
             n++;
         }
